@@ -1,0 +1,162 @@
+//! Identifiers: users, message groups, messages, Cognito subjects.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A string that is not a valid identifier of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid {kind}")]
+pub struct InvalidId {
+    pub kind: &'static str,
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new random (v4) identifier.
+            pub fn random() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// Parses the hyphenated form (`8-4-4-4-12` hex digits, either case).
+            /// Other forms the `uuid` crate knows (simple, braced, urn) are refused
+            /// so that one id has one spelling in URLs, keys and cursors.
+            pub fn parse(s: &str) -> Result<Self, InvalidId> {
+                if s.len() != 36 {
+                    return Err(InvalidId { kind: $kind });
+                }
+                Uuid::try_parse(s).map(Self).map_err(|_| InvalidId { kind: $kind })
+            }
+
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.to_string()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(u: Uuid) -> Self {
+                Self(u)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A user's internal id (not the Cognito `sub`: seeded profiles exist before
+    /// any Cognito account and are linked later).
+    UserUuid,
+    "user uuid"
+);
+uuid_id!(
+    /// A conversation between two users.
+    GroupUuid,
+    "message group uuid"
+);
+uuid_id!(
+    /// One message.
+    MessageUuid,
+    "message uuid"
+);
+
+/// The Cognito `sub` claim of the caller: the only source of identity.
+///
+/// Real Cognito subjects are UUIDs; this type accepts any 1-128 character
+/// string of ASCII letters, digits, `-` and `_` so that it can never smuggle a
+/// key separator into a storage key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CognitoSub(String);
+
+impl CognitoSub {
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        let ok =
+            !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidId { kind: "Cognito sub" })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CognitoSub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CognitoSub {
+    type Error = InvalidId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CognitoSub> for String {
+    fn from(s: CognitoSub) -> String {
+        s.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_ids_parse_the_hyphenated_form_only() {
+        let id = GroupUuid::parse("5ae290ed-55d1-47a0-bc6d-fe2bc2700399").unwrap();
+        assert_eq!(id.to_string(), "5ae290ed-55d1-47a0-bc6d-fe2bc2700399");
+        // Upper case is the same id, printed canonically.
+        let upper = GroupUuid::parse("5AE290ED-55D1-47A0-BC6D-FE2BC2700399").unwrap();
+        assert_eq!(upper, id);
+        for bad in [
+            "",
+            "not-a-uuid",
+            "5ae290ed55d147a0bc6dfe2bc2700399",
+            "{5ae290ed-55d1-47a0-bc6d-fe2bc2700399}",
+            "urn:uuid:5ae290ed-55d1-47a0-bc6d-fe2bc2700399",
+            "5ae290ed-55d1-47a0-bc6d-fe2bc270039g",
+            "5ae290ed-55d1-47a0-bc6d-fe2bc2700399 ",
+        ] {
+            assert!(GroupUuid::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn cognito_sub_refuses_separators_and_blank() {
+        assert!(CognitoSub::parse("0f1c2d3e-aaaa-bbbb-cccc-000000000000").is_ok());
+        for bad in ["", "a#b", "a b", "ä", &"x".repeat(129)] {
+            assert!(CognitoSub::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The domain: small types that parse their input, and the records the store
+//! returns. No I/O here.
+
+mod ids;
+mod page;
+mod text;
+mod time;
+
+pub use self::ids::{CognitoSub, GroupUuid, InvalidId, MessageUuid, UserUuid};
+pub use self::page::{
+    Cursor, InvalidCursor, InvalidLimit, Page, PageLimit, PageRequest, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
+};
+pub use self::text::{
+    DisplayName, DisplayNameError, Email, EmailError, Handle, HandleError, MessageText, MessageTextError,
+    DISPLAY_NAME_MAX_CHARS, HANDLE_MAX_LEN, MESSAGE_MAX_CHARS,
+};
+pub use self::time::{InvalidMessageKey, InvalidTimestamp, MessageKey, Timestamp};
+
+/// Who someone is, as others see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub uuid: UserUuid,
+    pub handle: Handle,
+    pub display_name: DisplayName,
+}
+
+/// A user's whole profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub uuid: UserUuid,
+    pub handle: Handle,
+    pub display_name: DisplayName,
+    pub email: Email,
+    /// The linked Cognito account, if any (seeded profiles start without).
+    pub cognito_sub: Option<CognitoSub>,
+    pub created_at: Timestamp,
+}
+
+impl Profile {
+    pub fn summary(&self) -> UserSummary {
+        UserSummary { uuid: self.uuid, handle: self.handle.clone(), display_name: self.display_name.clone() }
+    }
+}
+
+/// What is needed to create a profile.
+#[derive(Debug, Clone)]
+pub struct NewProfile {
+    pub handle: Handle,
+    pub display_name: DisplayName,
+    pub email: Email,
+    pub cognito_sub: Option<CognitoSub>,
+}
+
+/// One conversation as one of its two members sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageGroup {
+    pub uuid: GroupUuid,
+    /// The member whose view this is.
+    pub owner: UserUuid,
+    /// The other member.
+    pub other: UserSummary,
+    /// The latest message's text and key (time + uuid).
+    pub last_message: MessageText,
+    pub last_activity: MessageKey,
+}
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub uuid: MessageUuid,
+    pub group: GroupUuid,
+    pub sender: UserSummary,
+    pub text: MessageText,
+    pub created_at: Timestamp,
+}
+
+impl Message {
+    pub fn key(&self) -> MessageKey {
+        MessageKey { at: self.created_at, uuid: self.uuid }
+    }
+}

@@ -1,0 +1,40 @@
+//! The core's one error type. Each variant is a distinct outcome a caller
+//! handles differently; the HTTP layer maps each to the contract's code.
+
+/// What can go wrong in a core operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A cursor that does not belong to the list it was given for.
+    #[error("the cursor does not belong to this list")]
+    InvalidCursor,
+    /// The caller is not a member of a group that exists.
+    #[error("the caller is not a member of this message group")]
+    NotMember,
+    /// No group with this uuid exists.
+    #[error("no such message group")]
+    GroupNotFound,
+    /// No user with this handle / uuid / Cognito sub.
+    #[error("no such user")]
+    UserNotFound,
+    #[error("a user cannot start a conversation with themselves")]
+    CannotMessageSelf,
+    /// Another profile already has this handle (compared case-insensitively).
+    #[error("the handle is taken")]
+    HandleTaken,
+    /// This Cognito account is already linked to a (possibly different) profile.
+    #[error("the Cognito account is already linked to a profile")]
+    CognitoSubTaken,
+    /// The profile is already linked to a different Cognito account.
+    #[error("the profile is linked to another Cognito account")]
+    ProfileLinkedElsewhere,
+    /// The database did not answer in time or kept refusing (throttling,
+    /// server errors, transaction conflicts) after retries. Nothing was
+    /// half-written: every multi-item write is one transaction.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an item that does not have the shape this code writes.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,17 @@
+//! The core of Cruddur messaging, shared by every Lambda function, the
+//! operator CLI and the local API server.
+//!
+//! - [`domain`]: small types that parse their input (handles, ids, message
+//!   text, cursors) and the records the store returns. No I/O.
+//! - [`store`]: the one place that knows DynamoDB.
+//! - [`config`]: settings from the environment.
+//! - [`error`]: the core's one error type.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod store;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use store::Store;

@@ -1,0 +1,312 @@
+//! Message groups (conversations) and their messages.
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::items::{from_item, to_item, GroupRowItem, Item, MessageItem, PairItem};
+use super::profiles::build_err;
+use super::{backoff, keys, sdk_error, triage, Cancellation, Store, ACTIVITY_INDEX, MAX_TRANSACTION_ATTEMPTS};
+use crate::domain::{
+    Cursor, GroupUuid, Handle, Message, MessageGroup, MessageText, MessageUuid, Page, PageLimit, PageRequest,
+    Timestamp, UserSummary, UserUuid,
+};
+use crate::error::{Error, Result};
+
+/// What a message transaction does to one member's group row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowWrite {
+    /// Set the summary to this message, if the row holds an older one.
+    Summarize,
+    /// The row already summarises a newer message: leave it, but (for the
+    /// sender) still require that it exists, which is the membership check.
+    CheckExists,
+    /// The other member's row already summarises a newer message: leave it.
+    Leave,
+}
+
+impl Store {
+    /// `owner`'s view of a group, which exists exactly when `owner` is a member.
+    pub async fn message_group(&self, owner: UserUuid, group: GroupUuid) -> Result<Option<MessageGroup>> {
+        let item = self.get(keys::group_row(owner, group)).await?;
+        item.map(|i| from_item::<GroupRowItem>(i).map(MessageGroup::from)).transpose()
+    }
+
+    /// A user's conversations, most recent activity first, one page at a time.
+    /// One Query on the user's partition (activity index), whatever the
+    /// history's size, with no year or date filter.
+    pub async fn list_message_groups(&self, owner: UserUuid, page: PageRequest) -> Result<Page<MessageGroup>> {
+        let start = match page.cursor {
+            None => None,
+            Some(Cursor::MessageGroups { owner: o, activity, group }) if o == owner => {
+                let mut key = keys::group_row(owner, group).into_map();
+                key.insert(ACTIVITY_INDEX.sort_key.to_owned(), AttributeValue::S(activity.to_string()));
+                Some(key)
+            }
+            Some(_) => return Err(Error::InvalidCursor),
+        };
+        let (items, more) =
+            self.query_newest_first(Some(ACTIVITY_INDEX.name), keys::groups_of(owner), start, page.limit).await?;
+        let groups: Vec<MessageGroup> =
+            items.into_iter().map(|i| from_item::<GroupRowItem>(i).map(MessageGroup::from)).collect::<Result<_>>()?;
+        let next = match groups.last() {
+            Some(last) if more => Some(Cursor::MessageGroups { owner, activity: last.last_activity, group: last.uuid }),
+            _ => None,
+        };
+        Ok(Page { items: groups, next })
+    }
+
+    /// The latest messages of a conversation, oldest first within the page;
+    /// the cursor leads to older messages. Only a member may read it:
+    /// `NotMember` (the group exists) or `GroupNotFound`.
+    pub async fn list_messages(&self, reader: UserUuid, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
+        // Both reads at once: one round trip of latency. Nothing read is
+        // returned unless the membership check passes.
+        let (membership, messages) = tokio::join!(self.message_group(reader, group), self.conversation(group, page));
+        if membership?.is_none() {
+            return Err(self.absent_group_error(group).await?);
+        }
+        messages
+    }
+
+    /// A conversation's messages without a membership check: for operators,
+    /// and for [`Store::list_messages`] after its check.
+    pub async fn conversation(&self, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
+        let start = match page.cursor {
+            None => None,
+            Some(Cursor::Messages { group: g, before }) if g == group => Some(keys::message(group, before).into_map()),
+            Some(_) => return Err(Error::InvalidCursor),
+        };
+        let (items, more) = self.query_newest_first(None, keys::messages_of(group), start, page.limit).await?;
+        let mut messages: Vec<Message> =
+            items.into_iter().map(|i| from_item::<MessageItem>(i).map(Message::from)).collect::<Result<_>>()?;
+        let next = match messages.last() {
+            Some(oldest) if more => Some(Cursor::Messages { group, before: oldest.key() }),
+            _ => None,
+        };
+        messages.reverse();
+        Ok(Page { items: messages, next })
+    }
+
+    /// Replies in an existing conversation. The sender's membership is
+    /// checked when reading the group and again, atomically, inside the
+    /// transaction that stores the message.
+    pub async fn send_reply(
+        &self,
+        sender: &UserSummary,
+        group: GroupUuid,
+        text: MessageText,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let Some(membership) = self.message_group(sender.uuid, group).await? else {
+            return Err(self.absent_group_error(group).await?);
+        };
+        self.append_message(sender, group, membership.other.uuid, text, at).await
+    }
+
+    /// Stores a message in `group` between `sender` and `other`, and moves
+    /// both members' summaries to it, in one transaction:
+    /// - the message is a new item (never replaces another);
+    /// - the sender's group row must exist (membership, checked by DynamoDB);
+    /// - each summary moves forward only: a row that already shows a newer
+    ///   message is left as it is, and the message is still stored.
+    ///
+    /// `NotMember` when the sender's row does not exist; nothing is written then.
+    pub async fn append_message(
+        &self,
+        sender: &UserSummary,
+        group: GroupUuid,
+        other: UserUuid,
+        text: MessageText,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let message = Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text, created_at: at };
+        let put_message = self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?;
+        let mut rows = [(sender.uuid, RowWrite::Summarize), (other, RowWrite::Summarize)];
+
+        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
+            let mut items = vec![put_message.clone()];
+            let mut slots = Vec::with_capacity(2);
+            for (slot, (owner, write)) in rows.iter().enumerate() {
+                let key = keys::group_row(*owner, group);
+                let item = match write {
+                    RowWrite::Summarize => self.summarize(key, &message)?,
+                    RowWrite::CheckExists => self.check_exists(key)?,
+                    RowWrite::Leave => continue,
+                };
+                items.push(item);
+                slots.push(slot);
+            }
+            let Some(reasons) = self.transact(items).await? else {
+                return Ok(message);
+            };
+            if triage(&reasons)? {
+                backoff(attempt).await;
+                continue;
+            }
+            // The message's key holds a fresh uuid: if it exists, this very
+            // transaction was applied by an earlier attempt.
+            if matches!(reasons.first(), Some(Cancellation::ConditionFailed(_))) {
+                return Ok(message);
+            }
+            for (position, slot) in slots.into_iter().enumerate() {
+                let Some(Cancellation::ConditionFailed(old)) = reasons.get(position + 1) else { continue };
+                let (owner, write) = &mut rows[slot];
+                let exists = match old {
+                    Some(_) => true,
+                    None => self.get(keys::group_row(*owner, group)).await?.is_some(),
+                };
+                *write = match (slot, exists) {
+                    (0, false) => return Err(Error::NotMember),
+                    (_, false) => return Err(Error::Internal("a member's group row is missing".into())),
+                    (0, true) => RowWrite::CheckExists,
+                    (_, true) => RowWrite::Leave,
+                };
+            }
+        }
+        Err(Error::Unavailable("the message transaction kept conflicting".into()))
+    }
+
+    /// Starts a conversation with the user who has `recipient` as handle, or
+    /// continues the one they already share: at most one group per pair,
+    /// even when both start one with each other at the same moment. The
+    /// returned message's `group` says which group it went to.
+    ///
+    /// Errors: `UserNotFound`, `CannotMessageSelf`.
+    pub async fn start_conversation(
+        &self,
+        sender: &UserSummary,
+        recipient: &Handle,
+        text: MessageText,
+        at: Timestamp,
+    ) -> Result<Message> {
+        if recipient.same_as(&sender.handle) {
+            return Err(Error::CannotMessageSelf);
+        }
+        let other = self.user_by_handle(recipient).await?.ok_or(Error::UserNotFound)?;
+        if other.uuid == sender.uuid {
+            return Err(Error::CannotMessageSelf);
+        }
+        let group = GroupUuid::random();
+        let message =
+            Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text: text.clone(), created_at: at };
+        let pair_key = keys::pair(sender.uuid, other.uuid);
+        // Optimistic: create the pair, both rows and the message at once (one
+        // round trip for a new conversation). If the pair exists, the
+        // conversation does too, and the message goes there instead.
+        let items = vec![
+            self.put_new(to_item(pair_key.clone(), &PairItem { message_group_uuid: group })?)?,
+            self.put_new(to_item(
+                keys::group_row(sender.uuid, group),
+                &GroupRowItem::new(sender.uuid, &other, &message),
+            )?)?,
+            self.put_new(to_item(
+                keys::group_row(other.uuid, group),
+                &GroupRowItem::new(other.uuid, sender, &message),
+            )?)?,
+            self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
+        ];
+        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
+            let Some(reasons) = self.transact(items.clone()).await? else {
+                return Ok(message);
+            };
+            if triage(&reasons)? {
+                backoff(attempt).await;
+                continue;
+            }
+            if matches!(reasons.get(3), Some(Cancellation::ConditionFailed(_))) {
+                return Ok(message); // applied by an earlier attempt
+            }
+            let Some(Cancellation::ConditionFailed(old)) = reasons.first() else {
+                return Err(Error::Internal(
+                    "conversation transaction cancelled without a failed pair condition".into(),
+                ));
+            };
+            let pair = match old {
+                Some(item) => item.clone(),
+                None => self
+                    .get(pair_key.clone())
+                    .await?
+                    .ok_or_else(|| Error::Internal("the pair condition failed but there is no pair".into()))?,
+            };
+            let existing = from_item::<PairItem>(pair)?.message_group_uuid;
+            return self.append_message(sender, existing, other.uuid, text, at).await;
+        }
+        Err(Error::Unavailable("the conversation transaction kept conflicting".into()))
+    }
+
+    /// Why a caller has no row for `group`: it exists without them
+    /// (`NotMember`) or not at all (`GroupNotFound`). Every group has at
+    /// least one message, so one item of its partition decides.
+    async fn absent_group_error(&self, group: GroupUuid) -> Result<Error> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::messages_of(group)))
+            .projection_expression("pk")
+            .limit(1)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(if out.count > 0 { Error::NotMember } else { Error::GroupNotFound })
+    }
+
+    /// Up to `limit` items of one partition, newest (highest sort key) first,
+    /// after `start`; and whether more follow. Reads one item beyond the page
+    /// to know, so a list that ends exactly at a page boundary gets no cursor.
+    async fn query_newest_first(
+        &self,
+        index: Option<&str>,
+        partition: String,
+        start: Option<Item>,
+        limit: PageLimit,
+    ) -> Result<(Vec<Item>, bool)> {
+        let page = usize::from(limit.get());
+        let out = self
+            .client
+            .query()
+            .table_name(self.table())
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(partition))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::from(limit.get()) + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut items = out.items.unwrap_or_default();
+        let more = items.len() > page;
+        items.truncate(page);
+        Ok((items, more))
+    }
+
+    /// Moves one member's summary to `message` if it shows an older one.
+    fn summarize(&self, row: keys::Key, message: &Message) -> Result<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(row.into_map()))
+            .update_expression("SET last_message = :text, last_message_at = :at, last_activity = :activity")
+            .condition_expression("attribute_exists(pk) AND last_activity < :activity")
+            .expression_attribute_values(":text", AttributeValue::S(message.text.to_string()))
+            .expression_attribute_values(":at", AttributeValue::S(message.created_at.to_string()))
+            .expression_attribute_values(":activity", AttributeValue::S(message.key().to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn check_exists(&self, row: keys::Key) -> Result<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(row.into_map()))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}

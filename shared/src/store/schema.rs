@@ -1,0 +1,103 @@
+//! The table definition, in one place: tests, the operator CLI and the SAM
+//! template check all derive from (or are compared against) this.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
+    ScalarAttributeType, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::sdk_error;
+use crate::error::{Error, Result};
+
+/// The default table name (overridden by `DDB_MESSAGE_TABLE`).
+pub const DEFAULT_TABLE_NAME: &str = "cruddur-messages";
+
+/// A local secondary index: same partition key as the table, another sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalIndex {
+    pub name: &'static str,
+    pub sort_key: &'static str,
+    /// Every attribute is projected (`ProjectionType: ALL`).
+    pub projects_all: bool,
+}
+
+/// Keys, indexes and billing of the messaging table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableDefinition {
+    pub partition_key: &'static str,
+    pub sort_key: &'static str,
+    /// Every key attribute (table and index keys); all are strings.
+    pub string_attributes: &'static [&'static str],
+    pub local_indexes: &'static [LocalIndex],
+    /// On-demand capacity (`PAY_PER_REQUEST`).
+    pub on_demand: bool,
+}
+
+/// Index of a user's group rows by latest activity (newest first when read
+/// backwards). Sparse: only group rows carry `last_activity`.
+pub const ACTIVITY_INDEX: LocalIndex =
+    LocalIndex { name: "last-activity-index", sort_key: "last_activity", projects_all: true };
+
+pub const MESSAGES_TABLE: TableDefinition = TableDefinition {
+    partition_key: "pk",
+    sort_key: "sk",
+    string_attributes: &["pk", "sk", "last_activity"],
+    local_indexes: &[ACTIVITY_INDEX],
+    on_demand: true,
+};
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(internal)
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
+}
+
+impl TableDefinition {
+    /// Creates the table `name` with this definition and waits until it is
+    /// active. Fails if it already exists.
+    pub async fn create(&self, client: &Client, name: &str) -> Result<()> {
+        let mut req = client
+            .create_table()
+            .table_name(name)
+            .key_schema(key(self.partition_key, KeyType::Hash)?)
+            .key_schema(key(self.sort_key, KeyType::Range)?)
+            .billing_mode(if self.on_demand { BillingMode::PayPerRequest } else { BillingMode::Provisioned });
+        for attr in self.string_attributes {
+            req = req.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(*attr)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(internal)?,
+            );
+        }
+        for index in self.local_indexes {
+            let projection = if index.projects_all { ProjectionType::All } else { ProjectionType::KeysOnly };
+            req = req.local_secondary_indexes(
+                LocalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .key_schema(key(self.partition_key, KeyType::Hash)?)
+                    .key_schema(key(index.sort_key, KeyType::Range)?)
+                    .projection(Projection::builder().projection_type(projection).build())
+                    .build()
+                    .map_err(internal)?,
+            );
+        }
+        req.send().await.map_err(sdk_error)?;
+        self.wait_active(client, name).await
+    }
+
+    async fn wait_active(&self, client: &Client, name: &str) -> Result<()> {
+        for _ in 0..600 {
+            let out = client.describe_table().table_name(name).send().await.map_err(sdk_error)?;
+            if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(Error::Unavailable(format!("table {name} did not become active within 60 s")))
+    }
+}
