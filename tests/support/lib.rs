@@ -1,1 +1,106 @@
-pub fn placeholder() {}
+//! Helpers for the integration tests: every test gets its own freshly created
+//! table on the DynamoDB-compatible server that `AWS_ENDPOINT_URL` names
+//! (scripts/test starts moto and sets it).
+//!
+//! There is deliberately no fallback: without `AWS_ENDPOINT_URL` the tests
+//! fail with the fix, they never skip, and they never touch real AWS.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cruddur_core::domain::{DisplayName, Email, Handle, NewProfile, Timestamp, UserSummary};
+use cruddur_core::store::MESSAGES_TABLE;
+use cruddur_core::{Config, Store};
+
+/// The endpoint of the local server, or a failure that says how to get one.
+pub fn endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "the integration tests need a DynamoDB-compatible server and AWS_ENDPOINT_URL is not set.\n\
+             fix: run `scripts/test` (it installs and starts one), or start one yourself and export \
+             AWS_ENDPOINT_URL=http://127.0.0.1:<port>"
+        ),
+    }
+}
+
+/// A store on a new, empty table with the production table definition.
+pub async fn fresh_store() -> Store {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let url = endpoint();
+    let table = format!(
+        "test-{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        uuid::Uuid::new_v4().simple()
+    );
+    // Generous budgets: the emulator serialises requests, and concurrency
+    // tests queue dozens of them.
+    let config = Config {
+        table: table.clone(),
+        operation_timeout: std::time::Duration::from_secs(30),
+        attempt_timeout: std::time::Duration::from_secs(10),
+        ..Config::default()
+    };
+    let store = Store::from_config(&config).await;
+    if let Err(e) = MESSAGES_TABLE.create(store.client(), &table).await {
+        panic!("cannot create a test table on {url}: {e}\nfix: is the server at AWS_ENDPOINT_URL running? scripts/test starts one");
+    }
+    store
+}
+
+/// A time stamp `seconds` after 2026-01-01T00:00:00Z.
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_micros((1_767_225_600 + seconds) * 1_000_000).expect("a valid time")
+}
+
+/// A time stamp from ISO text (`2019-05-01T10:00:00.000000Z`).
+pub fn ts(iso: &str) -> Timestamp {
+    Timestamp::parse(iso).expect("a valid time stamp")
+}
+
+/// Creates a profile with this handle (display name derived from it).
+pub async fn user(store: &Store, handle: &str) -> UserSummary {
+    let profile = store
+        .create_profile(
+            NewProfile {
+                handle: Handle::parse(handle).expect("valid handle"),
+                display_name: DisplayName::parse(&format!("{handle} Display")).expect("valid name"),
+                email: Email::parse(&format!("{handle}@example.com")).expect("valid email"),
+                cognito_sub: None,
+            },
+            at(0),
+        )
+        .await
+        .expect("create profile");
+    profile.summary()
+}
+
+/// How many items the whole table holds (a Scan: tests only).
+pub async fn item_count(store: &Store) -> usize {
+    let mut count = 0usize;
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .set_exclusive_start_key(start)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .expect("scan");
+        count += usize::try_from(out.count).unwrap_or(0);
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return count,
+        }
+    }
+}
+
+pub fn handle(s: &str) -> Handle {
+    Handle::parse(s).expect("valid handle")
+}
+
+pub fn text(s: &str) -> cruddur_core::domain::MessageText {
+    cruddur_core::domain::MessageText::parse(s).expect("valid message")
+}
