@@ -6,11 +6,17 @@
 //! - [`store`]: the one place that knows DynamoDB.
 //! - [`config`]: settings from the environment.
 //! - [`error`]: the core's one error type.
+//! - [`api`]: one function per HTTP route (request in, response out).
+//! - [`triggers`]: the Cognito PreSignUp and PostConfirmation logic.
+//! - [`telemetry`]: tracing set up as Lambda's logging controls ask.
 
+pub mod api;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod store;
+pub mod telemetry;
+pub mod triggers;
 
 pub use config::Config;
 pub use error::{Error, Result};

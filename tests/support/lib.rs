@@ -104,3 +104,64 @@ pub fn handle(s: &str) -> Handle {
 pub fn text(s: &str) -> cruddur_core::domain::MessageText {
     cruddur_core::domain::MessageText::parse(s).expect("valid message")
 }
+
+/// The people and the conversation that the sample events in `events/` name.
+pub mod sample {
+    pub const ANDREW_SUB: &str = "8d6a3f1e-2b4c-4d5e-9f60-7a8b9c0d1e2f";
+    pub const BAYKO_SUB: &str = "3f2e1d0c-9b8a-4765-8432-10fedcba9876";
+    pub const LONDO_SUB: &str = "c0ffee00-1234-4abc-8def-0123456789ab";
+    /// andrewbrown <-> bayko.
+    pub const GROUP: &str = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
+}
+
+/// The repository's `events/` folder.
+pub fn events_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("events")
+}
+
+/// A PostConfirmation event for this account, as Cognito sends it.
+pub fn post_confirmation_event(
+    sub: &str,
+    handle: &str,
+    name: &str,
+    email: &str,
+) -> lambda_http::aws_lambda_events::cognito::CognitoEventUserPoolsPostConfirmation {
+    let event = serde_json::json!({
+        "version": "1", "triggerSource": "PostConfirmation_ConfirmSignUp", "region": "us-east-1",
+        "userPoolId": "us-east-1_CRUDDUR01", "userName": sub,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "5o2cruddurlocalclient0000"},
+        "request": {"userAttributes": {
+            "sub": sub, "email_verified": "true", "cognito:user_status": "CONFIRMED",
+            "preferred_username": handle, "name": name, "email": email},
+            "clientMetadata": {}},
+        "response": {}
+    });
+    serde_json::from_value(event).expect("a valid PostConfirmation event")
+}
+
+/// Registers andrewbrown, bayko and londo through the real PostConfirmation
+/// code, and starts the andrewbrown-bayko conversation with the sample
+/// group's uuid: the state the sample events expect.
+pub async fn sample_fixture(store: &Store) {
+    use cruddur_core::domain::GroupUuid;
+    for (sub, handle, name) in [
+        (sample::ANDREW_SUB, "andrewbrown", "Andrew Brown"),
+        (sample::BAYKO_SUB, "bayko", "Andrew Bayko"),
+        (sample::LONDO_SUB, "londo", "Londo Mollari"),
+    ] {
+        let event = post_confirmation_event(sub, handle, name, &format!("{handle}@example.com"));
+        cruddur_core::triggers::post_confirmation(store, event).await.expect("register sample user");
+    }
+    let andrew = store
+        .user_by_cognito_sub(&cruddur_core::domain::CognitoSub::parse(sample::ANDREW_SUB).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let group = GroupUuid::parse(sample::GROUP).unwrap();
+    store
+        .start_conversation_in(group, &andrew, &handle("bayko"), text("Have you watched the latest episode?"), at(0))
+        .await
+        .expect("sample conversation");
+    let bayko = store.user_by_handle(&handle("bayko")).await.unwrap().unwrap();
+    store.send_reply(&bayko, group, text("Yes! The ending was a surprise."), at(60)).await.expect("reply");
+}

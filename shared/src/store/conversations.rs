@@ -180,6 +180,20 @@ impl Store {
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
+        self.start_conversation_in(GroupUuid::random(), sender, recipient, text, at).await
+    }
+
+    /// [`Store::start_conversation`], naming the uuid a new group gets (seed
+    /// data and sample events use well-known ones). If the pair already has a
+    /// conversation, the message goes there and `group` is not used.
+    pub async fn start_conversation_in(
+        &self,
+        group: GroupUuid,
+        sender: &UserSummary,
+        recipient: &Handle,
+        text: MessageText,
+        at: Timestamp,
+    ) -> Result<Message> {
         if recipient.same_as(&sender.handle) {
             return Err(Error::CannotMessageSelf);
         }
@@ -187,7 +201,6 @@ impl Store {
         if other.uuid == sender.uuid {
             return Err(Error::CannotMessageSelf);
         }
-        let group = GroupUuid::random();
         let message =
             Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text: text.clone(), created_at: at };
         let pair_key = keys::pair(sender.uuid, other.uuid);

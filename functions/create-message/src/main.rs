@@ -1,0 +1,12 @@
+//! POST /api/messages — a thin adapter over `cruddur_core::api::create_message`.
+
+use cruddur_core::api::{self, App};
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    cruddur_core::telemetry::init();
+    // Built once per process: the SDK client, configuration, caller cache.
+    let app = App::from_env().await;
+    run(service_fn(|request: Request| api::create_message(&app, request))).await
+}

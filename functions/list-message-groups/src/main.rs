@@ -1,0 +1,12 @@
+//! GET /api/message_groups — a thin adapter over `cruddur_core::api::list_message_groups`.
+
+use cruddur_core::api::{self, App};
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    cruddur_core::telemetry::init();
+    // Built once per process: the SDK client, configuration, caller cache.
+    let app = App::from_env().await;
+    run(service_fn(|request: Request| api::list_message_groups(&app, request))).await
+}

@@ -1,0 +1,218 @@
+//! One async function per HTTP route: an API Gateway HTTP API request in, a
+//! response out. The Lambda binaries, the local API server and the tests all
+//! call these, so each route has exactly one implementation.
+//!
+//! Every outcome is a response with a JSON body (errors are the contract's
+//! array of codes); these functions never fail and never panic on input.
+
+mod request;
+mod response;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use tracing::Instrument;
+
+pub use self::request::{caller_sub, new_message, page_request, NewMessage, Recipient};
+use self::response::{json, list};
+pub use self::response::{ApiError, MessageGroupJson, MessageJson, UserShortJson, NEXT_CURSOR_HEADER};
+use crate::config::Config;
+use crate::domain::{CognitoSub, Timestamp, UserSummary};
+use crate::error::Error;
+use crate::store::Store;
+
+/// How long a warm function trusts its memory of who a `sub` is.
+const CALLER_TTL: Duration = Duration::from_secs(60);
+const CALLER_CACHE_MAX: usize = 1024;
+
+/// What every route needs, built once per process (outside the handler).
+#[derive(Debug)]
+pub struct App {
+    store: Store,
+    callers: CallerCache,
+}
+
+impl App {
+    pub fn new(store: Store) -> Self {
+        App { store, callers: CallerCache::default() }
+    }
+
+    /// The app for the environment's configuration (`DDB_MESSAGE_TABLE`,
+    /// the SDK's standard chain, time budgets).
+    pub async fn from_env() -> Self {
+        App::new(Store::from_config(&Config::from_env()).await)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The caller's profile, from the `sub` claim: 401 without usable claims,
+    /// 404 `user_not_found` when the account has no profile yet.
+    async fn caller(&self, request: &Request) -> Result<UserSummary, ApiError> {
+        let sub = caller_sub(request)?;
+        if let Some(user) = self.callers.get(&sub) {
+            return Ok(user);
+        }
+        let user = self
+            .store
+            .user_by_cognito_sub(&sub)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "user_not_found"))?;
+        self.callers.put(sub, user.clone());
+        Ok(user)
+    }
+}
+
+/// A small, bounded, time-limited memory of `sub` -> profile, saving one
+/// read per request on a warm function.
+#[derive(Debug, Default)]
+struct CallerCache {
+    entries: Mutex<HashMap<CognitoSub, (Instant, UserSummary)>>,
+}
+
+impl CallerCache {
+    fn get(&self, sub: &CognitoSub) -> Option<UserSummary> {
+        let entries = self.entries.lock().ok()?;
+        let (since, user) = entries.get(sub)?;
+        (since.elapsed() < CALLER_TTL).then(|| user.clone())
+    }
+
+    fn put(&self, sub: CognitoSub, user: UserSummary) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CALLER_CACHE_MAX {
+                entries.retain(|_, (since, _)| since.elapsed() < CALLER_TTL);
+                if entries.len() >= CALLER_CACHE_MAX {
+                    entries.clear();
+                }
+            }
+            entries.insert(sub, (Instant::now(), user));
+        }
+    }
+}
+
+/// Runs one route inside a span carrying the route and the request id, turns
+/// a refusal into its JSON response, and logs the outcome: status and error
+/// code, never bodies, message text, emails or tokens.
+async fn respond<F>(route: &'static str, request: &Request, work: F) -> Result<Response<Body>, Infallible>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let span = tracing::info_span!("request", route, request_id = request::request_id(request).unwrap_or("-"));
+    async move {
+        let started = Instant::now();
+        let response = match work.await {
+            Ok(response) => response,
+            Err(refusal) => {
+                tracing::info!(status = refusal.status.as_u16(), code = refusal.code(), "refused");
+                refusal.into_response()
+            }
+        };
+        tracing::info!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "done");
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match &e {
+            Error::Unavailable(_) => tracing::warn!(error = %e, "database unavailable"),
+            Error::Internal(_) | Error::HandleTaken | Error::CognitoSubTaken | Error::ProfileLinkedElsewhere => {
+                tracing::error!(error = %e, "internal error")
+            }
+            _ => {}
+        }
+        response::from_core(e)
+    }
+}
+
+/// GET /api/message_groups — the caller's conversations, newest first.
+pub async fn list_message_groups(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("list_message_groups", &request, async {
+        let caller = app.caller(&request).await?;
+        let page = page_request(&request)?;
+        let page = app.store.list_message_groups(caller.uuid, page).await?;
+        let items: Vec<MessageGroupJson> = page.items.iter().map(MessageGroupJson::from).collect();
+        Ok(list(&items, page.next.map(|c| c.encode())))
+    })
+    .await
+}
+
+/// GET /api/messages/{message_group_uuid} — one conversation, oldest first.
+pub async fn list_messages(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("list_messages", &request, async {
+        let caller = app.caller(&request).await?;
+        let group = request::group_in_path(&request)?;
+        let page = page_request(&request)?;
+        let page = app.store.list_messages(caller.uuid, group, page).await?;
+        let items: Vec<MessageJson> = page.items.iter().map(MessageJson::from).collect();
+        Ok(list(&items, page.next.map(|c| c.encode())))
+    })
+    .await
+}
+
+/// POST /api/messages — a reply (`message_group_uuid`) or a new conversation
+/// (`handle`). The sender is the caller; the body names no identity.
+pub async fn create_message(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("create_message", &request, async {
+        let caller = app.caller(&request).await?;
+        let new = new_message(request.body())?;
+        let now = Timestamp::now();
+        let (message, started) = match new.recipient {
+            Recipient::Group(group) => (app.store.send_reply(&caller, group, new.text, now).await?, false),
+            Recipient::Handle(handle) => (app.store.start_conversation(&caller, &handle, new.text, now).await?, true),
+        };
+        tracing::info!(message_group_uuid = %message.group, message_uuid = %message.uuid, "message stored");
+        let mut body = MessageJson::from(&message);
+        if started {
+            body.message_group_uuid = Some(message.group.to_string());
+        }
+        Ok(json(StatusCode::OK, &body))
+    })
+    .await
+}
+
+/// GET /api/users/@{handle}/short — who the "new message" page writes to.
+pub async fn users_short(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("users_short", &request, async {
+        // Any signed-in account may look a handle up, with or without a profile.
+        caller_sub(&request)?;
+        let handle = request::handle_in_path(&request)?;
+        let user = app
+            .store
+            .user_by_handle(&handle)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "user_not_found"))?;
+        Ok(json(StatusCode::OK, &UserShortJson::from(&user)))
+    })
+    .await
+}
+
+/// Every HTTP route: API Gateway route key and the function that serves it
+/// (the folder under `functions/`, which is also the binary's name).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET /api/message_groups", "list-message-groups"),
+    ("GET /api/messages/{message_group_uuid}", "list-messages"),
+    ("POST /api/messages", "create-message"),
+    ("GET /api/users/{handle}/short", "users-short"),
+];
+
+/// Serves a request by its route key (`requestContext.routeKey`), as API
+/// Gateway would pick the function: for the local API server and tests.
+/// An unknown route is 404 `not_found`.
+pub async fn dispatch(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    match request::route_key(&request) {
+        Some("GET /api/message_groups") => list_message_groups(app, request).await,
+        Some("GET /api/messages/{message_group_uuid}") => list_messages(app, request).await,
+        Some("POST /api/messages") => create_message(app, request).await,
+        Some("GET /api/users/{handle}/short") => users_short(app, request).await,
+        _ => Ok(ApiError::new(StatusCode::NOT_FOUND, "not_found").into_response()),
+    }
+}

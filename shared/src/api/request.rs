@@ -1,0 +1,229 @@
+//! Reading an API Gateway HTTP API request: the caller's claims, path and
+//! query parameters, and the create-message body. Everything is parsed into
+//! domain types here, at the edge.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::Deserialize;
+
+use super::response::{message_text_code, ApiError};
+use crate::domain::{CognitoSub, Cursor, GroupUuid, Handle, MessageText, PageLimit, PageRequest};
+
+/// The caller's Cognito `sub`, from the JWT authorizer's claims in the
+/// request context, and nothing else. Missing, empty or malformed: 401 (API
+/// Gateway should never let such a request through, but the function does
+/// not rely on that).
+pub fn caller_sub(request: &Request) -> Result<CognitoSub, ApiError> {
+    let sub = api_context(request)
+        .and_then(|ctx| ctx.authorizer.as_ref())
+        .and_then(|authorizer| authorizer.jwt.as_ref())
+        .and_then(|jwt| jwt.claims.get("sub"));
+    sub.and_then(|s| CognitoSub::parse(s).ok()).ok_or_else(ApiError::unauthorized)
+}
+
+/// API Gateway's id for this request (also in its access logs), for log lines.
+pub fn request_id(request: &Request) -> Option<&str> {
+    api_context(request).and_then(|ctx| ctx.request_id.as_deref())
+}
+
+/// The route API Gateway matched (`GET /api/messages/{message_group_uuid}`).
+pub fn route_key(request: &Request) -> Option<&str> {
+    api_context(request).and_then(|ctx| ctx.route_key.as_deref())
+}
+
+fn api_context(request: &Request) -> Option<&lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext> {
+    // Only the HTTP API (v2) payload is compiled in; the match stays total
+    // if another event source is ever enabled.
+    #[allow(unreachable_patterns)]
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => Some(ctx),
+        _ => None,
+    }
+}
+
+fn query<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.query_string_parameters_ref().and_then(|q| q.first(name))
+}
+
+pub fn path_param<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request.path_parameters_ref().and_then(|p| p.first(name))
+}
+
+/// `limit` (1-100, default 20) and `cursor` (opaque) from the query string.
+pub fn page_request(request: &Request) -> Result<PageRequest, ApiError> {
+    let limit = PageLimit::parse(query(request, "limit")).map_err(|_| ApiError::bad_request("invalid_limit"))?;
+    let cursor = query(request, "cursor")
+        .map(|c| Cursor::decode(c).map_err(|_| ApiError::bad_request("invalid_cursor")))
+        .transpose()?;
+    Ok(PageRequest { limit, cursor })
+}
+
+/// The group named in the path (`/api/messages/{message_group_uuid}`).
+pub fn group_in_path(request: &Request) -> Result<GroupUuid, ApiError> {
+    path_param(request, "message_group_uuid")
+        .and_then(|s| GroupUuid::parse(s).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_message_group_uuid"))
+}
+
+/// The handle in `/api/users/@{handle}/short`. API Gateway path variables are
+/// whole segments, so the variable may carry the `@`; one leading `@` is
+/// dropped. A handle that cannot exist is a user that does not exist.
+pub fn handle_in_path(request: &Request) -> Result<Handle, ApiError> {
+    let raw = path_param(request, "handle").unwrap_or("");
+    let raw = raw.strip_prefix('@').unwrap_or(raw);
+    Handle::parse(raw).map_err(|_| ApiError::new(lambda_http::http::StatusCode::NOT_FOUND, "user_not_found"))
+}
+
+/// Where a new message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A reply in an existing conversation.
+    Group(GroupUuid),
+    /// Start (or continue) the conversation with this user.
+    Handle(Handle),
+}
+
+/// A parsed POST /api/messages body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub text: MessageText,
+    pub recipient: Recipient,
+}
+
+/// The body's fields, each optional; unknown fields (a sender, a user uuid,
+/// a display name...) are ignored: identity comes from the claims only.
+#[derive(Deserialize)]
+struct CreateMessageBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    handle: Option<String>,
+    #[serde(default)]
+    message_group_uuid: Option<String>,
+}
+
+/// Parses the create-message body:
+/// - 400 `invalid_json`: no body, not JSON, not an object, a field of the wrong type;
+/// - 400 `invalid_message_group_uuid`: a group that is not a uuid;
+/// - 422 with every validation code that applies (text, neither group nor handle);
+/// - 404 `user_not_found`: a handle that no user can have (spaces, `@`...).
+pub fn new_message(body: &Body) -> Result<NewMessage, ApiError> {
+    let bytes: &[u8] = match body {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        // Body is non-exhaustive upstream; anything else is not a body we read.
+        #[allow(unreachable_patterns)]
+        _ => &[],
+    };
+    let invalid_json = || ApiError::bad_request("invalid_json");
+    // An object first: a derived struct would also accept a JSON array.
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes).map_err(|_| invalid_json())?;
+    let fields: CreateMessageBody =
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| invalid_json())?;
+
+    let present = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let group = match present(fields.message_group_uuid) {
+        Some(g) => Some(GroupUuid::parse(g.trim()).map_err(|_| ApiError::bad_request("invalid_message_group_uuid"))?),
+        None => None,
+    };
+    let handle = present(fields.handle);
+
+    let mut problems = Vec::new();
+    let text = match MessageText::parse(fields.message.as_deref().unwrap_or("")) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            problems.push(message_text_code(e));
+            None
+        }
+    };
+    if group.is_none() && handle.is_none() {
+        problems.push("message_group_uuid_blank");
+        problems.push("user_reciever_handle_blank");
+    }
+    let (Some(text), true) = (text, problems.is_empty()) else {
+        return Err(ApiError::unprocessable(problems));
+    };
+    let recipient = match (group, handle) {
+        (Some(group), _) => Recipient::Group(group),
+        (None, Some(handle)) => Recipient::Handle(
+            Handle::parse(handle.trim())
+                .map_err(|_| ApiError::new(lambda_http::http::StatusCode::NOT_FOUND, "user_not_found"))?,
+        ),
+        (None, None) => return Err(ApiError::unprocessable(problems)),
+    };
+    Ok(NewMessage { text, recipient })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<NewMessage, ApiError> {
+        new_message(&Body::Text(body.to_owned()))
+    }
+
+    fn codes(body: &str) -> Vec<&'static str> {
+        parse(body).unwrap_err().codes
+    }
+
+    #[test]
+    fn a_reply_and_a_new_conversation_parse() {
+        let g = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
+        let reply = parse(&format!(r#"{{"message":" hi ","message_group_uuid":"{g}"}}"#)).unwrap();
+        assert_eq!(reply.text.as_str(), "hi");
+        assert_eq!(reply.recipient, Recipient::Group(GroupUuid::parse(g).unwrap()));
+        let start = parse(r#"{"message":"hi","handle":"bayko","user_uuid":"ignored","display_name":"x"}"#).unwrap();
+        assert_eq!(start.recipient, Recipient::Handle(Handle::parse("bayko").unwrap()));
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_objects_are_invalid_json() {
+        for body in [
+            "",
+            "not json",
+            "[]",
+            r#"["hi","bayko"]"#,
+            "\"hi\"",
+            "42",
+            "null",
+            r#"{"message": 5}"#,
+            r#"{"message":"hi","handle":["bayko"]}"#,
+            r#"{"message":"hi","message_group_uuid":{}}"#,
+            "{",
+        ] {
+            assert_eq!(codes(body), vec!["invalid_json"], "{body:?}");
+        }
+        assert_eq!(new_message(&Body::Empty).unwrap_err().codes, vec!["invalid_json"]);
+        assert_eq!(new_message(&Body::Binary(vec![b'{', 0xff, b'}'])).unwrap_err().codes, vec!["invalid_json"]);
+    }
+
+    #[test]
+    fn validation_reports_every_problem_with_422() {
+        let e = parse(r#"{"message":"   "}"#).unwrap_err();
+        assert_eq!(e.status, 422);
+        assert_eq!(e.codes, vec!["message_blank", "message_group_uuid_blank", "user_reciever_handle_blank"]);
+        assert_eq!(codes(r#"{"handle":"bayko"}"#), vec!["message_blank"]);
+        let long = "é".repeat(1025);
+        assert_eq!(
+            codes(&format!(r#"{{"message":"{long}","handle":"bayko"}}"#)),
+            vec!["message_exceed_max_chars_1024"]
+        );
+        assert_eq!(codes(r#"{"message":"a\u0000b","handle":"bayko"}"#), vec!["message_invalid_characters"]);
+        assert_eq!(
+            codes(r#"{"message":"hi","handle":"","message_group_uuid":null}"#),
+            vec!["message_group_uuid_blank", "user_reciever_handle_blank"]
+        );
+    }
+
+    #[test]
+    fn bad_group_uuids_are_400_and_impossible_handles_404() {
+        let e = parse(r#"{"message":"hi","message_group_uuid":"nope"}"#).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.codes), (400, vec!["invalid_message_group_uuid"]));
+        for handle in ["bay ko", "@bayko", "bay/ko"] {
+            let e = parse(&format!(r#"{{"message":"hi","handle":"{handle}"}}"#)).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.codes), (404, vec!["user_not_found"]), "{handle}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! JSON responses and the contract's error codes.
+
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::domain::{Message, MessageGroup, MessageTextError, UserSummary};
+use crate::error::Error;
+
+/// The header that carries the next page's cursor; the body stays a plain
+/// array so the existing frontend keeps working.
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
+
+/// A refusal: a status and the error codes the frontend knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub codes: Vec<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str) -> Self {
+        ApiError { status, codes: vec![code] }
+    }
+
+    pub fn bad_request(code: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "generic_401")
+    }
+
+    pub fn unprocessable(codes: Vec<&'static str>) -> Self {
+        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, codes }
+    }
+
+    /// The code to log: the first one.
+    pub fn code(&self) -> &'static str {
+        self.codes.first().copied().unwrap_or("")
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        json(self.status, &self.codes)
+    }
+}
+
+/// The contract's answer to each core error.
+pub(crate) fn from_core(e: Error) -> ApiError {
+    match e {
+        Error::InvalidCursor => ApiError::bad_request("invalid_cursor"),
+        Error::NotMember => ApiError::new(StatusCode::FORBIDDEN, "generic_403"),
+        Error::GroupNotFound => ApiError::new(StatusCode::NOT_FOUND, "message_group_not_found"),
+        Error::UserNotFound => ApiError::new(StatusCode::NOT_FOUND, "user_not_found"),
+        Error::CannotMessageSelf => ApiError::unprocessable(vec!["cannot_message_self"]),
+        Error::Unavailable(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"),
+        Error::HandleTaken | Error::CognitoSubTaken | Error::ProfileLinkedElsewhere | Error::Internal(_) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "generic_500")
+        }
+    }
+}
+
+/// The 422 code for a message text that does not parse.
+pub fn message_text_code(e: MessageTextError) -> &'static str {
+    match e {
+        MessageTextError::Blank => "message_blank",
+        MessageTextError::TooLong => "message_exceed_max_chars_1024",
+        // Not in the original frontend's list: it shows its generic text.
+        MessageTextError::ControlCharacter => "message_invalid_characters",
+    }
+}
+
+/// A JSON response. Serialising these plain structs cannot fail; if it ever
+/// did, the answer is still JSON (a 500 with `generic_500`).
+pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let (status, text) = match serde_json::to_string(body) {
+        Ok(text) => (status, text),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, r#"["generic_500"]"#.to_owned()),
+    };
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// 200 with a list body and, when more items exist, the next page's cursor.
+pub fn list<T: Serialize>(items: &[T], next: Option<String>) -> Response<Body> {
+    let mut response = json(StatusCode::OK, &items);
+    if let Some(value) = next.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(NEXT_CURSOR_HEADER, value);
+    }
+    response
+}
+
+/// One conversation in the caller's list: the OTHER member's name and handle.
+#[derive(Debug, Serialize)]
+pub struct MessageGroupJson<'a> {
+    pub uuid: String,
+    pub display_name: &'a str,
+    pub handle: &'a str,
+    pub message: &'a str,
+    pub created_at: String,
+}
+
+impl<'a> From<&'a MessageGroup> for MessageGroupJson<'a> {
+    fn from(g: &'a MessageGroup) -> Self {
+        MessageGroupJson {
+            uuid: g.uuid.to_string(),
+            display_name: g.other.display_name.as_str(),
+            handle: g.other.handle.as_str(),
+            message: g.last_message.as_str(),
+            created_at: g.last_activity.at.to_string(),
+        }
+    }
+}
+
+/// One message: the sender's name and handle. `message_group_uuid` only when
+/// a new conversation was started (the frontend then navigates to it).
+#[derive(Debug, Serialize)]
+pub struct MessageJson<'a> {
+    pub uuid: String,
+    pub display_name: &'a str,
+    pub handle: &'a str,
+    pub message: &'a str,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_group_uuid: Option<String>,
+}
+
+impl<'a> From<&'a Message> for MessageJson<'a> {
+    fn from(m: &'a Message) -> Self {
+        MessageJson {
+            uuid: m.uuid.to_string(),
+            display_name: m.sender.display_name.as_str(),
+            handle: m.sender.handle.as_str(),
+            message: m.text.as_str(),
+            created_at: m.created_at.to_string(),
+            message_group_uuid: None,
+        }
+    }
+}
+
+/// A user's short profile.
+#[derive(Debug, Serialize)]
+pub struct UserShortJson<'a> {
+    pub uuid: String,
+    pub handle: &'a str,
+    pub display_name: &'a str,
+}
+
+impl<'a> From<&'a UserSummary> for UserShortJson<'a> {
+    fn from(u: &'a UserSummary) -> Self {
+        UserShortJson { uuid: u.uuid.to_string(), handle: u.handle.as_str(), display_name: u.display_name.as_str() }
+    }
+}

@@ -1,0 +1,456 @@
+//! The Lambda handlers, driven the way Lambda drives them: API Gateway HTTP
+//! API (v2) events and Cognito trigger events parsed by lambda_http /
+//! aws_lambda_events, against a real DynamoDB-compatible server.
+
+use std::collections::BTreeSet;
+
+use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
+use cruddur_core::triggers;
+use cruddur_core::Store;
+use cruddur_integration_tests::{events_dir, fresh_store, item_count, post_confirmation_event, sample, sample_fixture};
+use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
+use serde_json::{json, Value};
+
+/// The answer to one HTTP event: status, next-page header, JSON body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    next_cursor: Option<String>,
+    body: Value,
+}
+
+async fn call(app: &App, event_json: &str) -> Answer {
+    let request = lambda_http::request::from_str(event_json).expect("an API Gateway HTTP API event");
+    let response = api::dispatch(app, request).await.unwrap();
+    assert_eq!(
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "every response is JSON"
+    );
+    let body: Value = serde_json::from_slice(response.body().as_ref()).expect("a JSON body");
+    Answer {
+        status: response.status().as_u16(),
+        next_cursor: response.headers().get(NEXT_CURSOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        body,
+    }
+}
+
+fn keys(v: &Value) -> BTreeSet<&str> {
+    v.as_object().expect("an object").keys().map(String::as_str).collect()
+}
+
+fn message_keys() -> BTreeSet<&'static str> {
+    ["uuid", "display_name", "handle", "message", "created_at"].into()
+}
+
+fn assert_iso(s: &Value) {
+    let s = s.as_str().expect("a string");
+    assert!(cruddur_core::domain::Timestamp::parse(s).is_ok(), "ISO-8601 UTC: {s}");
+}
+
+fn assert_error(answer: &Answer, status: u16, codes: &[&str]) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(answer.body, json!(codes), "{answer:?}");
+}
+
+/// A store with the sample fixture, plus a bayko-londo conversation that
+/// andrewbrown must not see.
+async fn fixture() -> Store {
+    let store = fresh_store().await;
+    sample_fixture(&store).await;
+    let bayko = store.user_by_handle(&cruddur_integration_tests::handle("bayko")).await.unwrap().unwrap();
+    store
+        .start_conversation(
+            &bayko,
+            &cruddur_integration_tests::handle("londo"),
+            cruddur_integration_tests::text("Londo, a word?"),
+            cruddur_integration_tests::at(120),
+        )
+        .await
+        .unwrap();
+    store
+}
+
+/// Every file in `events/`, through the real handler, on a fresh fixture.
+#[tokio::test]
+async fn every_sample_event_gets_the_contract_answer() {
+    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+        .expect("events/ exists")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20, "{names:?}");
+
+    for name in &names {
+        let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
+        let store = fixture().await;
+        let app = App::new(store.clone());
+        match name.as_str() {
+            "post-confirmation.json" => {
+                let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(&text).unwrap();
+                let before = item_count(&store).await;
+                // The fixture registered andrewbrown already: a redelivery.
+                let out = triggers::post_confirmation(&store, event).await.expect("accepted");
+                assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(&text).unwrap());
+                assert_eq!(item_count(&store).await, before, "a redelivered event writes nothing");
+                // And on an empty table it creates the profile.
+                let empty = fresh_store().await;
+                let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(&text).unwrap();
+                triggers::post_confirmation(&empty, event).await.expect("accepted");
+                assert_eq!(item_count(&empty).await, 3, "profile, handle claim, Cognito link");
+            }
+            "pre-sign-up.json" => {
+                let event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
+                let out = triggers::pre_sign_up(&store, event).await.expect("newbie is free");
+                assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(&text).unwrap());
+            }
+            "pre-sign-up-taken.json" => {
+                let event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
+                let err = triggers::pre_sign_up(&store, event).await.unwrap_err();
+                assert_eq!(err.to_string(), "The handle Bayko is already taken. Please choose another one.");
+            }
+            _ => check_http_event(name, &app, &text).await,
+        }
+    }
+}
+
+async fn check_http_event(name: &str, app: &App, text: &str) {
+    let a = call(app, text).await;
+    match name {
+        "list-message-groups.json" => {
+            assert_eq!(a.status, 200, "{a:?}");
+            let groups = a.body.as_array().unwrap();
+            assert_eq!(groups.len(), 1, "andrewbrown's only conversation: {a:?}");
+            let g = &groups[0];
+            assert_eq!(keys(g), message_keys());
+            assert_eq!(g["uuid"], sample::GROUP);
+            assert_eq!(g["handle"], "bayko", "the OTHER member");
+            assert_eq!(g["display_name"], "Andrew Bayko");
+            assert_eq!(g["message"], "Yes! The ending was a surprise.");
+            assert_iso(&g["created_at"]);
+            assert!(a.next_cursor.is_none());
+        }
+        "list-message-groups-page.json" => {
+            assert_eq!(a.status, 200, "{a:?}");
+            assert_eq!(a.body.as_array().unwrap().len(), 1);
+        }
+        "list-message-groups-bad-limit.json" => assert_error(&a, 400, &["invalid_limit"]),
+        "list-message-groups-bad-cursor.json" => assert_error(&a, 400, &["invalid_cursor"]),
+        "list-message-groups-no-claims.json" => assert_error(&a, 401, &["generic_401"]),
+        "list-messages.json" => {
+            assert_eq!(a.status, 200, "{a:?}");
+            let messages = a.body.as_array().unwrap();
+            assert_eq!(messages.len(), 2);
+            for m in messages {
+                assert_eq!(keys(m), message_keys());
+                assert_iso(&m["created_at"]);
+            }
+            assert_eq!(messages[0]["handle"], "andrewbrown", "oldest first");
+            assert_eq!(messages[0]["display_name"], "Andrew Brown");
+            assert_eq!(messages[0]["message"], "Have you watched the latest episode?");
+            assert_eq!(messages[1]["handle"], "bayko");
+        }
+        "list-messages-not-member.json" => assert_error(&a, 403, &["generic_403"]),
+        "list-messages-unknown-group.json" => assert_error(&a, 404, &["message_group_not_found"]),
+        "list-messages-bad-uuid.json" => assert_error(&a, 400, &["invalid_message_group_uuid"]),
+        "create-message-reply.json" => {
+            assert_eq!(a.status, 200, "{a:?}");
+            assert_eq!(keys(&a.body), message_keys(), "a reply carries no message_group_uuid");
+            assert_eq!(a.body["handle"], "andrewbrown");
+            assert_eq!(a.body["display_name"], "Andrew Brown");
+            assert_eq!(a.body["message"], "See you at the conference, Bayko!");
+            // It is stored, last in chat order.
+            let list = call(app, &std::fs::read_to_string(events_dir().join("list-messages.json")).unwrap()).await;
+            let messages = list.body.as_array().unwrap();
+            assert_eq!(messages.last().unwrap()["uuid"], a.body["uuid"]);
+        }
+        "create-message-new.json" => {
+            assert_eq!(a.status, 200, "{a:?}");
+            let mut expected = message_keys();
+            expected.insert("message_group_uuid");
+            assert_eq!(keys(&a.body), expected);
+            assert_ne!(a.body["message_group_uuid"], sample::GROUP);
+            assert_ne!(a.body["uuid"], a.body["message_group_uuid"]);
+            assert_eq!(a.body["handle"], "andrewbrown", "the sender");
+        }
+        "create-message-not-member.json" => assert_error(&a, 403, &["generic_403"]),
+        "create-message-bad-body.json" => assert_error(&a, 400, &["invalid_json"]),
+        "create-message-blank.json" => assert_error(&a, 422, &["message_blank"]),
+        "create-message-no-target.json" => {
+            assert_error(&a, 422, &["message_group_uuid_blank", "user_reciever_handle_blank"])
+        }
+        "create-message-to-self.json" => assert_error(&a, 422, &["cannot_message_self"]),
+        "users-short.json" => {
+            assert_eq!(a.status, 200, "{a:?}");
+            assert_eq!(keys(&a.body), ["uuid", "handle", "display_name"].into());
+            assert_eq!(a.body["handle"], "bayko");
+            assert_eq!(a.body["display_name"], "Andrew Bayko");
+        }
+        "users-short-unknown.json" => assert_error(&a, 404, &["user_not_found"]),
+        other => panic!("events/{other} has no expectation in this test: add one"),
+    }
+}
+
+/// Builds an HTTP API event for `sub` (None: no authorizer claims).
+fn event(route: &str, path: &str, sub: Option<&str>, path_params: Value, query: Value, body: Option<Value>) -> String {
+    let method = route.split(' ').next().unwrap();
+    let mut ev = json!({
+        "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "requestId": "test-request",
+            "routeKey": route, "stage": "$default", "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(sub) = sub {
+        ev["requestContext"]["authorizer"] =
+            json!({"jwt": {"claims": {"sub": sub, "token_use": "access"}, "scopes": null}});
+    }
+    if !path_params.is_null() {
+        ev["pathParameters"] = path_params;
+    }
+    if let Some(params) = query.as_object() {
+        // API Gateway sends both forms; lambda_http reads the raw one.
+        let raw: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect();
+        ev["rawQueryString"] = Value::String(raw.join("&"));
+        ev["queryStringParameters"] = query;
+    }
+    if let Some(body) = body {
+        ev["body"] = Value::String(body.to_string());
+    }
+    ev.to_string()
+}
+
+struct Client<'a> {
+    app: &'a App,
+    sub: &'a str,
+}
+
+impl Client<'_> {
+    async fn short(&self, handle: &str) -> Answer {
+        let path = format!("/api/users/@{handle}/short");
+        call(
+            self.app,
+            &event(
+                "GET /api/users/{handle}/short",
+                &path,
+                Some(self.sub),
+                json!({"handle": format!("@{handle}")}),
+                Value::Null,
+                None,
+            ),
+        )
+        .await
+    }
+    async fn groups(&self) -> Answer {
+        call(
+            self.app,
+            &event("GET /api/message_groups", "/api/message_groups", Some(self.sub), Value::Null, Value::Null, None),
+        )
+        .await
+    }
+    async fn messages(&self, group: &str) -> Answer {
+        let path = format!("/api/messages/{group}");
+        call(
+            self.app,
+            &event(
+                "GET /api/messages/{message_group_uuid}",
+                &path,
+                Some(self.sub),
+                json!({"message_group_uuid": group}),
+                Value::Null,
+                None,
+            ),
+        )
+        .await
+    }
+    async fn post(&self, body: Value) -> Answer {
+        call(
+            self.app,
+            &event("POST /api/messages", "/api/messages", Some(self.sub), Value::Null, Value::Null, Some(body)),
+        )
+        .await
+    }
+}
+
+/// The frontend's whole flow, through the handlers.
+#[tokio::test]
+async fn the_frontends_flow_end_to_end() {
+    let store = fresh_store().await;
+    let app = App::new(store.clone());
+    let (ann_sub, ben_sub, eve_sub) =
+        (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    for (sub, handle, name) in
+        [(&ann_sub, "ann", "Ann Author"), (&ben_sub, "Ben", "Ben Builder"), (&eve_sub, "eve", "Eve Eavesdropper")]
+    {
+        triggers::post_confirmation(
+            &store,
+            post_confirmation_event(sub, handle, name, &format!("{handle}@example.com")),
+        )
+        .await
+        .expect("confirmed");
+    }
+    let ann = Client { app: &app, sub: &ann_sub };
+    let ben = Client { app: &app, sub: &ben_sub };
+    let eve = Client { app: &app, sub: &eve_sub };
+
+    // Ann opens "new message" to ben (any case) and sees who that is.
+    let short = ann.short("ben").await;
+    assert_eq!(short.status, 200, "{short:?}");
+    assert_eq!(
+        (short.body["handle"].as_str(), short.body["display_name"].as_str()),
+        (Some("Ben"), Some("Ben Builder"))
+    );
+
+    // She starts the conversation; the answer tells the frontend where to go.
+    let started = ann.post(json!({"message": "Hi Ben!", "handle": "ben"})).await;
+    assert_eq!(started.status, 200, "{started:?}");
+    let group = started.body["message_group_uuid"].as_str().expect("a new conversation's uuid").to_owned();
+
+    // Both see the conversation, each with the other's name.
+    let ann_groups = ann.groups().await.body;
+    let ben_groups = ben.groups().await.body;
+    assert_eq!(ann_groups[0]["uuid"], group.as_str());
+    assert_eq!(
+        (ann_groups[0]["handle"].as_str(), ann_groups[0]["display_name"].as_str()),
+        (Some("Ben"), Some("Ben Builder"))
+    );
+    assert_eq!(ben_groups[0]["uuid"], group.as_str());
+    assert_eq!(
+        (ben_groups[0]["handle"].as_str(), ben_groups[0]["display_name"].as_str()),
+        (Some("ann"), Some("Ann Author"))
+    );
+    assert_eq!(ben_groups[0]["message"], "Hi Ben!");
+
+    // Both reply; replies carry no message_group_uuid (no page reload).
+    let r1 = ben.post(json!({"message": "Hi Ann, good to hear from you", "message_group_uuid": group})).await;
+    assert_eq!(r1.status, 200, "{r1:?}");
+    assert!(r1.body.get("message_group_uuid").is_none());
+    assert_eq!(r1.body["handle"], "Ben");
+    let r2 = ann.post(json!({"message": "Lunch on Friday?", "message_group_uuid": group})).await;
+    assert_eq!(r2.status, 200, "{r2:?}");
+
+    // Messages come back oldest first.
+    let messages = ben.messages(&group).await;
+    assert_eq!(messages.status, 200);
+    let texts: Vec<&str> = messages.body.as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["Hi Ben!", "Hi Ann, good to hear from you", "Lunch on Friday?"]);
+    assert_eq!(ann.groups().await.body[0]["message"], "Lunch on Friday?");
+
+    // Eve can neither read nor write there, and sees no conversation.
+    assert_error(&eve.messages(&group).await, 403, &["generic_403"]);
+    let before = item_count(&store).await;
+    assert_error(&eve.post(json!({"message": "let me in", "message_group_uuid": group})).await, 403, &["generic_403"]);
+    assert_eq!(item_count(&store).await, before);
+    assert_eq!(eve.groups().await.body, json!([]));
+
+    // A second "new conversation" to the same handle lands in the same group.
+    let again = ann.post(json!({"message": "One more thing", "handle": "BEN"})).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["message_group_uuid"], group.as_str());
+    assert_eq!(ann.groups().await.body.as_array().unwrap().len(), 1);
+    assert_eq!(ben.messages(&group).await.body.as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn an_account_without_a_profile_and_a_request_without_claims_are_refused() {
+    let store = fresh_store().await;
+    let app = App::new(store);
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let a = call(
+        &app,
+        &event("GET /api/message_groups", "/api/message_groups", Some(&stranger), Value::Null, Value::Null, None),
+    )
+    .await;
+    assert_error(&a, 404, &["user_not_found"]);
+    for sub in [None, Some(""), Some("not a sub#")] {
+        let a =
+            call(&app, &event("GET /api/message_groups", "/api/message_groups", sub, Value::Null, Value::Null, None))
+                .await;
+        assert_error(&a, 401, &["generic_401"]);
+    }
+}
+
+#[tokio::test]
+async fn list_routes_page_with_limit_and_the_next_cursor_header() {
+    let store = fixture().await;
+    let app = App::new(store);
+    let first = call(
+        &app,
+        &event(
+            "GET /api/messages/{message_group_uuid}",
+            &format!("/api/messages/{}", sample::GROUP),
+            Some(sample::ANDREW_SUB),
+            json!({"message_group_uuid": sample::GROUP}),
+            json!({"limit": "1"}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body.as_array().unwrap().len(), 1);
+    assert_eq!(first.body[0]["handle"], "bayko", "the latest message first");
+    let cursor = first.next_cursor.expect("more messages exist");
+    let second = call(
+        &app,
+        &event(
+            "GET /api/messages/{message_group_uuid}",
+            &format!("/api/messages/{}", sample::GROUP),
+            Some(sample::ANDREW_SUB),
+            json!({"message_group_uuid": sample::GROUP}),
+            json!({"limit": "1", "cursor": cursor}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body[0]["handle"], "andrewbrown");
+    assert!(second.next_cursor.is_none());
+    // The same cursor, used by bayko for their group list: refused.
+    let foreign = call(
+        &app,
+        &event(
+            "GET /api/message_groups",
+            "/api/message_groups",
+            Some(sample::BAYKO_SUB),
+            Value::Null,
+            json!({"cursor": cursor}),
+            None,
+        ),
+    )
+    .await;
+    assert_error(&foreign, 400, &["invalid_cursor"]);
+}
+
+#[tokio::test]
+async fn a_post_confirmation_replayed_leaves_one_profile_and_a_taken_handle_is_refused() {
+    let store = fresh_store().await;
+    let sub = uuid::Uuid::new_v4().to_string();
+    for _ in 0..3 {
+        triggers::post_confirmation(&store, post_confirmation_event(&sub, "Zed", "Zed Zero", "zed@example.com"))
+            .await
+            .expect("accepted");
+    }
+    assert_eq!(item_count(&store).await, 3, "one profile, one handle claim, one Cognito link");
+
+    // Another account with the same handle in another case: refused at
+    // sign-up, and if it raced past that, at confirmation, with no takeover.
+    let text = std::fs::read_to_string(events_dir().join("pre-sign-up.json")).unwrap();
+    let mut event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
+    event.request.user_attributes.insert("preferred_username".into(), "zed".into());
+    assert!(triggers::pre_sign_up(&store, event).await.unwrap_err().to_string().contains("already taken"));
+    let other = uuid::Uuid::new_v4().to_string();
+    let err =
+        triggers::post_confirmation(&store, post_confirmation_event(&other, "ZED", "Impostor", "x@example.com")).await;
+    assert!(err.unwrap_err().to_string().contains("already taken"));
+    assert_eq!(item_count(&store).await, 3);
+
+    // An invalid handle is refused at sign-up with a message for people.
+    let mut event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
+    event.request.user_attributes.insert("preferred_username".into(), "@not ok".into());
+    let err = triggers::pre_sign_up(&store, event).await.unwrap_err().to_string();
+    assert!(err.starts_with("A handle uses only letters"), "{err}");
+}

@@ -1,0 +1,94 @@
+//! What the functions log: captured through the production subscriber set up
+//! (JSON, as Lambda's advanced logging controls ask), at the most verbose
+//! level, while a user registers and sends messages. Its own test binary:
+//! the subscriber is process-global.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use cruddur_core::api::{self, App};
+use cruddur_core::triggers;
+use cruddur_integration_tests::{fresh_store, post_confirmation_event};
+use serde_json::{json, Value};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+fn post(sub: &str, body: Value) -> lambda_http::Request {
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /api/messages", "rawPath": "/api/messages", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.SECRET-TOKEN.sig"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "requestId": "req-7f3a9c",
+            "routeKey": "POST /api/messages", "stage": "$default", "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": "POST", "path": "/api/messages", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "authorizer": {"jwt": {"claims": {"sub": sub, "token_use": "access"}, "scopes": null}}
+        },
+        "body": body.to_string(),
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn logs_carry_the_request_id_but_never_message_text_emails_or_tokens() {
+    // Set before the subscriber reads them: the most verbose JSON logging a
+    // function can be configured with.
+    std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
+    std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
+    let captured = Captured::default();
+    let writer = captured.clone();
+    cruddur_core::telemetry::init_with_writer(move || writer.clone());
+
+    let store = fresh_store().await;
+    let app = App::new(store.clone());
+    let (a, b) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let secret_email = "very.private.person@example.org";
+    triggers::post_confirmation(&store, post_confirmation_event(&a, "logger", "Log Ger", secret_email)).await.unwrap();
+    triggers::post_confirmation(&store, post_confirmation_event(&b, "reader", "Rea Der", "reader@example.org"))
+        .await
+        .unwrap();
+
+    let secret = "the launch code is 0000-SECRET-MESSAGE";
+    let started = api::create_message(&app, post(&a, json!({"message": secret, "handle": "reader"}))).await.unwrap();
+    assert_eq!(started.status(), 200);
+    let body: Value = serde_json::from_slice(started.body().as_ref()).unwrap();
+    let group = body["message_group_uuid"].as_str().unwrap().to_owned();
+    let reply = format!("{secret} (reply)");
+    let replied =
+        api::create_message(&app, post(&b, json!({"message": reply, "message_group_uuid": group}))).await.unwrap();
+    assert_eq!(replied.status(), 200);
+    // A refused request is logged too, still without its text.
+    let refused = api::create_message(&app, post(&a, json!({"message": format!("{secret}\u{0}")}))).await.unwrap();
+    assert_eq!(refused.status(), 422);
+
+    let logs = captured.text();
+    // The capture works and the lines are the ones we expect: JSON, with the
+    // route, the request id, the outcome.
+    let lines: Vec<Value> = logs.lines().map(|l| serde_json::from_str(l).expect("JSON log lines")).collect();
+    assert!(lines.len() >= 6, "{logs}");
+    assert!(logs.contains("req-7f3a9c"), "the request id is in the logs:\n{logs}");
+    assert!(logs.contains("create_message"), "{logs}");
+    assert!(logs.contains("message stored"), "{logs}");
+    assert!(logs.contains(&group), "ids may be logged");
+    // And never the private parts.
+    for private in [secret, "SECRET-MESSAGE", secret_email, "very.private", "SECRET-TOKEN", "eyJhbGciOiJSUzI1NiJ9"] {
+        assert!(!logs.contains(private), "the logs contain {private:?}:\n{logs}");
+    }
+}
