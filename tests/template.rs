@@ -1,0 +1,222 @@
+//! `template.yaml` against the code: every function built and routed, the
+//! table exactly the core's definition, IAM exactly what each function uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use cruddur_core::api::ROUTES;
+use cruddur_core::store::MESSAGES_TABLE;
+use serde_yaml_ng::Value;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    serde_yaml_ng::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn resources(t: &Value) -> BTreeMap<String, Value> {
+    t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+        .collect()
+}
+
+/// `!Ref X` / `!GetAtt X.Arn` as ("Ref", "X") / ("GetAtt", "X.Arn").
+fn tag(v: &Value) -> Option<(String, String)> {
+    match v {
+        Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_owned(), t.value.as_str()?.to_owned())),
+        _ => None,
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Sequence(s) => s.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => vec![],
+    }
+}
+
+/// Function folders under functions/ (each is also its binary's name).
+fn function_folders() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Function resources by the binary their build names.
+fn functions_by_binary(t: &Value) -> BTreeMap<String, (String, Value)> {
+    resources(t)
+        .into_iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, r)| {
+            assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+            assert_eq!(r["Properties"]["CodeUri"], ".", "{name} builds from the workspace root");
+            let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().expect("a Binary").to_owned();
+            (binary, (name, r))
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_folder_has_a_resource_that_builds_its_binary() {
+    let t = template();
+    let folders = function_folders();
+    let built: BTreeSet<String> = functions_by_binary(&t).into_keys().collect();
+    assert_eq!(built, folders);
+    for f in &folders {
+        let manifest = std::fs::read_to_string(root().join("functions").join(f).join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("[[bin]]\nname = \"{f}\"")), "functions/{f} builds a binary named {f}");
+    }
+    assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
+    assert_eq!(t["Globals"]["Function"]["Handler"], "bootstrap");
+    assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
+    // Each function logs to its own group, with a retention.
+    for (binary, (name, r)) in functions_by_binary(&t) {
+        let (kind, group) = tag(&r["Properties"]["LoggingConfig"]["LogGroup"]).expect("a log group");
+        assert_eq!(kind, "Ref", "{name}");
+        let group = &resources(&t)[&group];
+        assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+        assert!(!group["Properties"]["RetentionInDays"].is_null(), "{binary}: retention");
+    }
+}
+
+#[test]
+fn every_contract_route_is_routed_to_its_function_behind_the_jwt_authorizer() {
+    let t = template();
+    let api = &resources(&t)["HttpApi"];
+    assert_eq!(api["Type"], "AWS::Serverless::HttpApi");
+    let auth = &api["Properties"]["Auth"];
+    let default = auth["DefaultAuthorizer"].as_str().expect("a default authorizer");
+    let jwt = &auth["Authorizers"][default]["JwtConfiguration"];
+    assert!(!jwt["issuer"].is_null() && !jwt["audience"].is_null(), "a JWT authorizer with issuer and audience");
+
+    let mut routed = BTreeSet::new();
+    for (binary, (name, r)) in functions_by_binary(&t) {
+        let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
+        for (_, event) in events {
+            assert_eq!(event["Type"], "HttpApi", "{name}");
+            let p = &event["Properties"];
+            assert_eq!(tag(&p["ApiId"]), Some(("Ref".into(), "HttpApi".into())), "{name}");
+            assert!(p["Auth"].is_null(), "{name} must not override the default authorizer");
+            let key = format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap());
+            routed.insert((key, binary.clone()));
+        }
+    }
+    let expected: BTreeSet<(String, String)> = ROUTES.iter().map(|(k, f)| ((*k).to_owned(), (*f).to_owned())).collect();
+    assert_eq!(routed, expected, "exactly the contract's routes, each to its function");
+}
+
+#[test]
+fn the_table_matches_the_cores_definition() {
+    let t = template();
+    let table = &resources(&t)["MessagesTable"];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["UpdateReplacePolicy"], "Retain");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], if MESSAGES_TABLE.on_demand { "PAY_PER_REQUEST" } else { "PROVISIONED" });
+    assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+
+    let key_schema = |v: &Value| -> Vec<(String, String)> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let hash_range = |h: &str, r: &str| vec![(h.to_owned(), "HASH".to_owned()), (r.to_owned(), "RANGE".to_owned())];
+    assert_eq!(key_schema(&p["KeySchema"]), hash_range(MESSAGES_TABLE.partition_key, MESSAGES_TABLE.sort_key));
+
+    let attributes: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected: BTreeSet<(String, String)> =
+        MESSAGES_TABLE.string_attributes.iter().map(|a| ((*a).to_owned(), "S".to_owned())).collect();
+    assert_eq!(attributes, expected);
+
+    let indexes = p["LocalSecondaryIndexes"].as_sequence().map(Vec::as_slice).unwrap_or_default();
+    assert_eq!(indexes.len(), MESSAGES_TABLE.local_indexes.len());
+    for (yaml, code) in indexes.iter().zip(MESSAGES_TABLE.local_indexes) {
+        assert_eq!(yaml["IndexName"], code.name);
+        assert_eq!(key_schema(&yaml["KeySchema"]), hash_range(MESSAGES_TABLE.partition_key, code.sort_key));
+        assert_eq!(yaml["Projection"]["ProjectionType"], if code.projects_all { "ALL" } else { "KEYS_ONLY" });
+    }
+    assert!(p["GlobalSecondaryIndexes"].is_null(), "the core defines no GSI");
+}
+
+/// What each function does to DynamoDB, and so the only actions it may have.
+/// TransactWriteItems has no IAM action of its own: each item needs its own
+/// (PutItem, UpdateItem, ConditionCheckItem).
+const MINIMAL_ACTIONS: &[(&str, &[&str], bool)] = &[
+    // (binary, actions, needs the activity index)
+    ("list-message-groups", &["dynamodb:GetItem", "dynamodb:Query"], true),
+    ("list-messages", &["dynamodb:GetItem", "dynamodb:Query"], false),
+    (
+        "create-message",
+        &[
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+        false,
+    ),
+    ("users-short", &["dynamodb:GetItem"], false),
+    ("pre-sign-up", &["dynamodb:GetItem"], false),
+    ("post-confirmation", &["dynamodb:GetItem", "dynamodb:PutItem"], false),
+];
+
+#[test]
+fn every_function_has_exactly_the_dynamodb_actions_it_uses_on_this_table_only() {
+    let t = template();
+    let functions = functions_by_binary(&t);
+    assert_eq!(functions.len(), MINIMAL_ACTIONS.len());
+    for (binary, actions, uses_index) in MINIMAL_ACTIONS {
+        let (name, r) = &functions[*binary];
+        let policies = r["Properties"]["Policies"].as_sequence().expect("inline policies");
+        let mut granted = BTreeSet::new();
+        let mut resources_seen = BTreeSet::new();
+        for policy in policies {
+            let statements = policy["Statement"].as_sequence().expect("statement policies only, no managed templates");
+            for s in statements {
+                assert_eq!(s["Effect"], "Allow");
+                for a in strings(&s["Action"]) {
+                    assert!(!a.contains('*'), "{name}: no wildcard actions ({a})");
+                    granted.insert(a);
+                }
+                let res = match &s["Resource"] {
+                    Value::Sequence(seq) => seq.clone(),
+                    one => vec![one.clone()],
+                };
+                for r in res {
+                    let described = match tag(&r) {
+                        Some((kind, target)) => format!("{kind} {target}"),
+                        None => panic!("{name}: resource {r:?} is not this table"),
+                    };
+                    resources_seen.insert(described);
+                }
+            }
+        }
+        let expected: BTreeSet<String> = actions.iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(granted, expected, "{name}: the minimal set");
+        let mut expected_resources = BTreeSet::from(["GetAtt MessagesTable.Arn".to_owned()]);
+        if *uses_index {
+            expected_resources.insert("Sub ${MessagesTable.Arn}/index/last-activity-index".to_owned());
+        }
+        assert_eq!(resources_seen, expected_resources, "{name}: this table (and index) only");
+    }
+}
