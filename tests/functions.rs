@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
+use cruddur_core::seed::CONVERSATION;
 use cruddur_core::triggers;
 use cruddur_core::Store;
 use cruddur_integration_tests::{events_dir, fresh_store, item_count, post_confirmation_event, sample, sample_fixture};
@@ -127,7 +128,7 @@ async fn check_http_event(name: &str, app: &App, text: &str) {
             assert_eq!(g["uuid"], sample::GROUP);
             assert_eq!(g["handle"], "bayko", "the OTHER member");
             assert_eq!(g["display_name"], "Andrew Bayko");
-            assert_eq!(g["message"], "Yes! The ending was a surprise.");
+            assert_eq!(g["message"], CONVERSATION.last().unwrap().1);
             assert_iso(&g["created_at"]);
             assert!(a.next_cursor.is_none());
         }
@@ -141,15 +142,19 @@ async fn check_http_event(name: &str, app: &App, text: &str) {
         "list-messages.json" => {
             assert_eq!(a.status, 200, "{a:?}");
             let messages = a.body.as_array().unwrap();
-            assert_eq!(messages.len(), 2);
+            assert_eq!(messages.len(), 20, "the default page");
             for m in messages {
                 assert_eq!(keys(m), message_keys());
                 assert_iso(&m["created_at"]);
             }
-            assert_eq!(messages[0]["handle"], "andrewbrown", "oldest first");
-            assert_eq!(messages[0]["display_name"], "Andrew Brown");
-            assert_eq!(messages[0]["message"], "Have you watched the latest episode?");
-            assert_eq!(messages[1]["handle"], "bayko");
+            // The latest 20 of the conversation, oldest first.
+            let latest = &CONVERSATION[CONVERSATION.len() - 20..];
+            for (m, (from_andrew, text)) in messages.iter().zip(latest) {
+                assert_eq!(m["message"], *text);
+                assert_eq!(m["handle"], if *from_andrew { "andrewbrown" } else { "bayko" });
+                assert_eq!(m["display_name"], if *from_andrew { "Andrew Brown" } else { "Andrew Bayko" });
+            }
+            assert!(a.next_cursor.is_some(), "older messages exist");
         }
         "list-messages-not-member.json" => assert_error(&a, 403, &["generic_403"]),
         "list-messages-unknown-group.json" => assert_error(&a, 404, &["message_group_not_found"]),
@@ -392,7 +397,7 @@ async fn list_routes_page_with_limit_and_the_next_cursor_header() {
     .await;
     assert_eq!(first.status, 200);
     assert_eq!(first.body.as_array().unwrap().len(), 1);
-    assert_eq!(first.body[0]["handle"], "bayko", "the latest message first");
+    assert_eq!(first.body[0]["message"], CONVERSATION[CONVERSATION.len() - 1].1, "the latest message first");
     let cursor = first.next_cursor.expect("more messages exist");
     let second = call(
         &app,
@@ -407,8 +412,8 @@ async fn list_routes_page_with_limit_and_the_next_cursor_header() {
     )
     .await;
     assert_eq!(second.status, 200);
-    assert_eq!(second.body[0]["handle"], "andrewbrown");
-    assert!(second.next_cursor.is_none());
+    assert_eq!(second.body[0]["message"], CONVERSATION[CONVERSATION.len() - 2].1, "then the one before");
+    assert!(second.next_cursor.is_some());
     // The same cursor, used by bayko for their group list: refused.
     let foreign = call(
         &app,

@@ -26,6 +26,10 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// Attempts per call, first included (`DDB_MAX_ATTEMPTS`, default 3).
     pub max_attempts: u32,
+    /// Talk to this endpoint instead of the one the SDK's chain finds, with
+    /// placeholder credentials and region if none are configured: for tools
+    /// aimed at a local emulator by default (`None`: the standard chain only).
+    pub local_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -35,6 +39,7 @@ impl Default for Config {
             operation_timeout: Duration::from_millis(4000),
             attempt_timeout: Duration::from_millis(1500),
             max_attempts: 3,
+            local_endpoint: None,
         }
     }
 }
@@ -57,6 +62,7 @@ impl Config {
                 .unwrap_or(d.operation_timeout),
             attempt_timeout: number("DDB_ATTEMPT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(d.attempt_timeout),
             max_attempts: number("DDB_MAX_ATTEMPTS").and_then(|n| u32::try_from(n).ok()).unwrap_or(d.max_attempts),
+            local_endpoint: None,
         }
     }
 
@@ -64,7 +70,24 @@ impl Config {
     /// and instance credentials; `AWS_ENDPOINT_URL`) with this config's
     /// timeouts and retries.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(url) = &self.local_endpoint {
+            loader = loader.endpoint_url(url);
+            // An emulator accepts any credentials; a fresh machine has none.
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
+                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "local-emulator",
+                ));
+            }
+            if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+                loader = loader.region(aws_config::Region::new("us-east-1"));
+            }
+        }
+        loader
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(1))

@@ -105,13 +105,12 @@ pub fn text(s: &str) -> cruddur_core::domain::MessageText {
     cruddur_core::domain::MessageText::parse(s).expect("valid message")
 }
 
-/// The people and the conversation that the sample events in `events/` name.
+/// The people and the conversation that the sample events in `events/` name
+/// (the seed data, with the events' Cognito subs).
 pub mod sample {
-    pub const ANDREW_SUB: &str = "8d6a3f1e-2b4c-4d5e-9f60-7a8b9c0d1e2f";
-    pub const BAYKO_SUB: &str = "3f2e1d0c-9b8a-4765-8432-10fedcba9876";
-    pub const LONDO_SUB: &str = "c0ffee00-1234-4abc-8def-0123456789ab";
-    /// andrewbrown <-> bayko.
-    pub const GROUP: &str = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
+    pub use cruddur_core::seed::CONVERSATION_UUID as GROUP;
+    pub const ANDREW_SUB: &str = cruddur_core::seed::ANDREW.sample_sub;
+    pub const BAYKO_SUB: &str = cruddur_core::seed::BAYKO.sample_sub;
 }
 
 /// The repository's `events/` folder.
@@ -139,29 +138,9 @@ pub fn post_confirmation_event(
     serde_json::from_value(event).expect("a valid PostConfirmation event")
 }
 
-/// Registers andrewbrown, bayko and londo through the real PostConfirmation
-/// code, and starts the andrewbrown-bayko conversation with the sample
-/// group's uuid: the state the sample events expect.
+/// The state the sample events expect: the seed data (andrewbrown, bayko,
+/// londo and the andrewbrown-bayko conversation), linked to the events' subs.
 pub async fn sample_fixture(store: &Store) {
-    use cruddur_core::domain::GroupUuid;
-    for (sub, handle, name) in [
-        (sample::ANDREW_SUB, "andrewbrown", "Andrew Brown"),
-        (sample::BAYKO_SUB, "bayko", "Andrew Bayko"),
-        (sample::LONDO_SUB, "londo", "Londo Mollari"),
-    ] {
-        let event = post_confirmation_event(sub, handle, name, &format!("{handle}@example.com"));
-        cruddur_core::triggers::post_confirmation(store, event).await.expect("register sample user");
-    }
-    let andrew = store
-        .user_by_cognito_sub(&cruddur_core::domain::CognitoSub::parse(sample::ANDREW_SUB).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let group = GroupUuid::parse(sample::GROUP).unwrap();
-    store
-        .start_conversation_in(group, &andrew, &handle("bayko"), text("Have you watched the latest episode?"), at(0))
-        .await
-        .expect("sample conversation");
-    let bayko = store.user_by_handle(&handle("bayko")).await.unwrap().unwrap();
-    store.send_reply(&bayko, group, text("Yes! The ending was a surprise."), at(60)).await.expect("reply");
+    let options = cruddur_core::seed::SeedOptions { extra_conversations: 0, link_sample_subs: true };
+    cruddur_core::seed::seed(store, Timestamp::now(), options, &|_| {}).await.expect("seed");
 }

@@ -260,9 +260,11 @@ impl Store {
             .expression_attribute_values(":pk", AttributeValue::S(keys::messages_of(group)))
             .projection_expression("pk")
             .limit(1)
+            .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
             .send()
             .await
             .map_err(sdk_error)?;
+        self.record(out.consumed_capacity.as_ref());
         Ok(if out.count > 0 { Error::NotMember } else { Error::GroupNotFound })
     }
 
@@ -288,9 +290,11 @@ impl Store {
             .consistent_read(true)
             .limit(i32::from(limit.get()) + 1)
             .set_exclusive_start_key(start)
+            .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
             .send()
             .await
             .map_err(sdk_error)?;
+        self.record(out.consumed_capacity.as_ref());
         let mut items = out.items.unwrap_or_default();
         let more = items.len() > page;
         items.truncate(page);

@@ -8,6 +8,7 @@
 mod conversations;
 mod items;
 mod keys;
+mod meter;
 mod profiles;
 mod schema;
 
@@ -17,11 +18,14 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
+use aws_sdk_dynamodb::types::{CancellationReason, ConsumedCapacity, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
+pub use self::meter::{CapacityMeter, Usage};
 pub use self::profiles::{LinkOutcome, Registration};
-pub use self::schema::{LocalIndex, TableDefinition, ACTIVITY_INDEX, DEFAULT_TABLE_NAME, MESSAGES_TABLE};
+pub use self::schema::{
+    drop_table, list_tables, LocalIndex, TableDefinition, ACTIVITY_INDEX, DEFAULT_TABLE_NAME, MESSAGES_TABLE,
+};
 
 use self::items::Item;
 use self::keys::Key;
@@ -41,11 +45,51 @@ const MAX_TRANSACTION_ATTEMPTS: u32 = 8;
 pub struct Store {
     client: Client,
     table: Arc<str>,
+    meter: Option<Arc<CapacityMeter>>,
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
-        Store { client, table: table.into() }
+        Store { client, table: table.into(), meter: None }
+    }
+
+    /// The same store, counting every request and the capacity it consumed
+    /// into the returned meter.
+    pub fn metered(&self) -> (Store, Arc<CapacityMeter>) {
+        let meter = Arc::new(CapacityMeter::default());
+        (Store { meter: Some(meter.clone()), ..self.clone() }, meter)
+    }
+
+    fn record(&self, consumed: Option<&ConsumedCapacity>) {
+        if let Some(meter) = &self.meter {
+            meter.record(consumed.map(std::slice::from_ref).unwrap_or_default(), false);
+        }
+    }
+
+    /// Every item of the table as JSON, page by page (operators only: a Scan
+    /// reads the whole table).
+    pub async fn scan_all(&self) -> Result<Vec<serde_json::Value>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(self.table())
+                .set_exclusive_start_key(start)
+                .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            self.record(out.consumed_capacity.as_ref());
+            for item in out.items.unwrap_or_default() {
+                items.push(items::from_item::<serde_json::Value>(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
     }
 
     /// A store for the table and endpoint the environment names (see [`Config`]).
@@ -70,16 +114,29 @@ impl Store {
             .table_name(self.table())
             .set_key(Some(key.into_map()))
             .consistent_read(true)
+            .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
             .send()
             .await
             .map_err(sdk_error)?;
+        self.record(out.consumed_capacity.as_ref());
         Ok(out.item)
     }
 
     /// Runs one transaction. `Ok(None)` when it was applied; `Ok(Some(reasons))`
     /// when DynamoDB cancelled it, with one reason per item in order.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<Cancellation>>> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
+            .send()
+            .await;
+        if let Some(meter) = &self.meter {
+            let consumed = sent.as_ref().ok().and_then(|o| o.consumed_capacity.as_deref()).unwrap_or_default();
+            meter.record(consumed, true);
+        }
+        match sent {
             Ok(_) => Ok(None),
             Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
                 TransactWriteItemsError::TransactionCanceledException(e) => {

@@ -90,6 +90,43 @@ impl TableDefinition {
         self.wait_active(client, name).await
     }
 
+    /// Whether the existing table `name` has this definition's keys, key
+    /// attributes and indexes. `Ok(None)` when there is no such table.
+    pub async fn matches_existing(&self, client: &Client, name: &str) -> Result<Option<bool>> {
+        let out = match client.describe_table().table_name(name).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
+            Err(e) => return Err(sdk_error(e)),
+        };
+        let Some(table) = out.table else { return Ok(None) };
+        let keys = |schema: &[KeySchemaElement]| -> Vec<(String, String)> {
+            schema.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()
+        };
+        let want_keys =
+            vec![(self.partition_key.to_owned(), "HASH".to_owned()), (self.sort_key.to_owned(), "RANGE".to_owned())];
+        let mut indexes: Vec<(String, Vec<(String, String)>)> = table
+            .local_secondary_indexes()
+            .iter()
+            .map(|i| (i.index_name().unwrap_or_default().to_owned(), keys(i.key_schema())))
+            .collect();
+        indexes.sort();
+        let mut want_indexes: Vec<(String, Vec<(String, String)>)> = self
+            .local_indexes
+            .iter()
+            .map(|i| {
+                (
+                    i.name.to_owned(),
+                    vec![
+                        (self.partition_key.to_owned(), "HASH".to_owned()),
+                        (i.sort_key.to_owned(), "RANGE".to_owned()),
+                    ],
+                )
+            })
+            .collect();
+        want_indexes.sort();
+        Ok(Some(keys(table.key_schema()) == want_keys && indexes == want_indexes))
+    }
+
     async fn wait_active(&self, client: &Client, name: &str) -> Result<()> {
         for _ in 0..600 {
             let out = client.describe_table().table_name(name).send().await.map_err(sdk_error)?;
@@ -99,5 +136,28 @@ impl TableDefinition {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         Err(Error::Unavailable(format!("table {name} did not become active within 60 s")))
+    }
+}
+
+/// The names of every table the client can see, in order.
+pub async fn list_tables(client: &Client) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let out = client.list_tables().set_exclusive_start_table_name(start.take()).send().await.map_err(sdk_error)?;
+        names.extend(out.table_names.unwrap_or_default());
+        match out.last_evaluated_table_name {
+            Some(next) => start = Some(next),
+            None => return Ok(names),
+        }
+    }
+}
+
+/// Deletes the table `name`. `Ok(false)` when there was no such table.
+pub async fn drop_table(client: &Client, name: &str) -> Result<bool> {
+    match client.delete_table().table_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(false),
+        Err(e) => Err(sdk_error(e)),
     }
 }

@@ -1,0 +1,226 @@
+//! Mock data for local development, demos and load tests, written through the
+//! store's own operations so it is exactly what the functions would write.
+//! Idempotent: running it again adds nothing.
+//!
+//! The sample events in `events/` name these users (by their sample Cognito
+//! subs) and this conversation (by its uuid).
+
+use crate::domain::{
+    CognitoSub, DisplayName, Email, GroupUuid, Handle, MessageText, NewProfile, Timestamp, UserSummary,
+};
+use crate::error::{Error, Result};
+use crate::store::{LinkOutcome, Store};
+
+/// A seeded person.
+#[derive(Debug, Clone, Copy)]
+pub struct SeedUser<'a> {
+    pub handle: &'a str,
+    pub display_name: &'a str,
+    pub email: &'a str,
+    /// The Cognito sub the sample events' claims carry.
+    pub sample_sub: &'a str,
+}
+
+pub const ANDREW: SeedUser<'static> = SeedUser {
+    handle: "andrewbrown",
+    display_name: "Andrew Brown",
+    email: "andrew@example.com",
+    sample_sub: "8d6a3f1e-2b4c-4d5e-9f60-7a8b9c0d1e2f",
+};
+pub const BAYKO: SeedUser<'static> = SeedUser {
+    handle: "bayko",
+    display_name: "Andrew Bayko",
+    email: "bayko@example.com",
+    sample_sub: "3f2e1d0c-9b8a-4765-8432-10fedcba9876",
+};
+pub const LONDO: SeedUser<'static> = SeedUser {
+    handle: "londo",
+    display_name: "Londo Mollari",
+    email: "londo@example.com",
+    sample_sub: "c0ffee00-1234-4abc-8def-0123456789ab",
+};
+pub const USERS: [SeedUser<'static>; 3] = [ANDREW, BAYKO, LONDO];
+
+/// The andrewbrown-bayko conversation.
+pub const CONVERSATION_UUID: &str = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
+
+/// The conversation, oldest first: (sender is andrewbrown, text).
+pub const CONVERSATION: &[(bool, &str)] = &[
+    (true, "Have you ever watched Babylon 5?"),
+    (false, "Yes, I have! I love it!"),
+    (true, "What's your favourite season?"),
+    (false, "Season 2, when the Shadows arrive. Yours?"),
+    (true, "Season 3. The writing is at its best there."),
+    (false, "Fair. The Londo and G'Kar arc carries the whole show."),
+    (true, "Their last scene together still gets me."),
+    (false, "Did you know it was planned as a five-year story from the start?"),
+    (true, "I did. Rare for television in the nineties."),
+    (false, "And it mostly survived the network changes."),
+    (true, "Season 5 feels different though."),
+    (false, "Because the Shadow War wrapped up early, when cancellation looked likely."),
+    (true, "That explains the pacing."),
+    (false, "Still, Byron's arc has its moments."),
+    (true, "Some of them. The telepath plot is uneven."),
+    (false, "Agreed. The finale makes up for it."),
+    (true, "Sleeping in Light is one of the best finales ever made."),
+    (false, "It was filmed at the end of season 4, just in case."),
+    (true, "Smart move."),
+    (false, "Have you seen Crusade, the spin-off?"),
+    (true, "Only a few episodes. It ended too soon."),
+    (false, "Worth watching for what it could have been."),
+    (true, "I'll give it a try this weekend."),
+    (false, "Let me know what you think!"),
+];
+
+/// Minutes between seeded messages, so they spread over the past hours.
+const MINUTES_APART: i64 = 7;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeedOptions {
+    /// Also write this many extra conversations (load users with andrewbrown).
+    pub extra_conversations: u32,
+    /// Link the seeded profiles to the sample events' Cognito subs.
+    pub link_sample_subs: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub users_created: u32,
+    pub users_existing: u32,
+    pub conversations_created: u32,
+    pub conversations_existing: u32,
+    pub messages_written: u32,
+    pub subs_linked: u32,
+}
+
+fn parse_err(what: &str) -> Error {
+    Error::Internal(format!("seed data does not parse: {what}"))
+}
+
+fn text(s: &str) -> Result<MessageText> {
+    MessageText::parse(s).map_err(|_| parse_err(s))
+}
+
+fn at(now: Timestamp, minutes_ago: i64) -> Result<Timestamp> {
+    Timestamp::from_unix_micros(now.unix_micros() - minutes_ago * 60_000_000).ok_or_else(|| parse_err("time"))
+}
+
+/// The profile with this handle, created if missing. `true` if created.
+pub async fn ensure_user(store: &Store, user: &SeedUser<'_>, now: Timestamp) -> Result<(UserSummary, bool)> {
+    let handle = Handle::parse(user.handle).map_err(|_| parse_err(user.handle))?;
+    if let Some(existing) = store.user_by_handle(&handle).await? {
+        return Ok((existing, false));
+    }
+    let new = NewProfile {
+        handle: handle.clone(),
+        display_name: DisplayName::parse(user.display_name).map_err(|_| parse_err(user.display_name))?,
+        email: Email::parse(user.email).map_err(|_| parse_err(user.email))?,
+        cognito_sub: None,
+    };
+    match store.create_profile(new, now).await {
+        Ok(profile) => Ok((profile.summary(), true)),
+        // Created concurrently by someone else: use theirs.
+        Err(Error::HandleTaken) => {
+            let existing = store.user_by_handle(&handle).await?;
+            Ok((existing.ok_or_else(|| Error::Internal("a taken handle has no user".into()))?, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A conversation of `lines` between `a` and `b` in group `group`, the last
+/// line at `now`. Skipped (returns 0) when `a` is already in that group.
+async fn ensure_conversation(
+    store: &Store,
+    group: GroupUuid,
+    a: &UserSummary,
+    b: &UserSummary,
+    lines: &[(bool, &str)],
+    now: Timestamp,
+) -> Result<u32> {
+    if store.message_group(a.uuid, group).await?.is_some() {
+        return Ok(0);
+    }
+    let count = lines.len() as i64;
+    let mut written = 0;
+    for (i, (from_a, line)) in lines.iter().enumerate() {
+        let (sender, other) = if *from_a { (a, b) } else { (b, a) };
+        let when = at(now, (count - 1 - i as i64) * MINUTES_APART)?;
+        if i == 0 {
+            store.start_conversation_in(group, sender, &other.handle, text(line)?, when).await?;
+        } else {
+            store.send_reply(sender, group, text(line)?, when).await?;
+        }
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// The group uuid of the n-th load conversation (deterministic, so a second
+/// run finds it).
+pub fn load_group(n: u32) -> GroupUuid {
+    GroupUuid::from(uuid::Uuid::from_u128(0x10ad_0000_0000_4000_8000_0000_0000_0000 | u128::from(n)))
+}
+
+/// Writes the seed data; `progress` is called with the number of steps done
+/// (one per user, per conversation) out of [`seed_steps`].
+pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress: &dyn Fn(u64)) -> Result<SeedReport> {
+    let mut report = SeedReport::default();
+    let mut step = 0u64;
+    let mut seeded = Vec::new();
+    for user in &USERS {
+        let (summary, created) = ensure_user(store, user, now).await?;
+        if created {
+            report.users_created += 1;
+        } else {
+            report.users_existing += 1;
+        }
+        if options.link_sample_subs {
+            let sub = CognitoSub::parse(user.sample_sub).map_err(|_| parse_err(user.sample_sub))?;
+            if store.link_cognito_sub(summary.uuid, &sub).await? == LinkOutcome::Linked {
+                report.subs_linked += 1;
+            }
+        }
+        seeded.push(summary);
+        step += 1;
+        progress(step);
+    }
+    let (andrew, bayko) = (&seeded[0], &seeded[1]);
+    let group = GroupUuid::parse(CONVERSATION_UUID).map_err(|_| parse_err(CONVERSATION_UUID))?;
+    tally(&mut report, ensure_conversation(store, group, andrew, bayko, CONVERSATION, now).await?);
+    step += 1;
+    progress(step);
+
+    for n in 1..=options.extra_conversations {
+        let handle = format!("load{n:05}");
+        let name = format!("Load User {n}");
+        let email = format!("{handle}@example.com");
+        let user = SeedUser { handle: &handle, display_name: &name, email: &email, sample_sub: "" };
+        let (load_user, created) = ensure_user(store, &user, now).await?;
+        if created {
+            report.users_created += 1;
+        } else {
+            report.users_existing += 1;
+        }
+        let lines = [(true, "Hi Andrew, a question about the course."), (false, "Sure, ask away!"), (true, "Thanks!")];
+        let when = at(now, i64::from(n))?;
+        tally(&mut report, ensure_conversation(store, load_group(n), &load_user, andrew, &lines, when).await?);
+        step += 1;
+        progress(step);
+    }
+    Ok(report)
+}
+
+fn tally(report: &mut SeedReport, written: u32) {
+    if written == 0 {
+        report.conversations_existing += 1;
+    } else {
+        report.conversations_created += 1;
+        report.messages_written += written;
+    }
+}
+
+/// How many progress steps [`seed`] reports.
+pub fn seed_steps(options: SeedOptions) -> u64 {
+    USERS.len() as u64 + 1 + u64::from(options.extra_conversations)
+}

@@ -1,0 +1,125 @@
+//! `cruddur cognito ...`: the user pool's users, and linking them to profiles.
+
+use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
+use aws_sdk_cognitoidentityprovider::types::UserType;
+use aws_sdk_cognitoidentityprovider::Client;
+use clap::Subcommand;
+use cruddur_core::domain::{CognitoSub, Handle};
+use cruddur_core::store::LinkOutcome;
+use cruddur_core::{Error, Store};
+
+use crate::output::{print_table, progress};
+use crate::{Failure, Target};
+
+#[derive(Subcommand)]
+pub enum CognitoCommand {
+    /// The pool's users with their handle (preferred_username) and sub.
+    ListUsers {
+        #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
+        user_pool_id: String,
+    },
+    /// Link every Cognito user to the profile with the same handle (re-running changes nothing).
+    SyncUsers {
+        #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
+        user_pool_id: String,
+    },
+}
+
+/// What a user pool says about one user.
+struct PoolUser {
+    username: String,
+    handle: Option<String>,
+    sub: Option<String>,
+    status: String,
+}
+
+fn attribute(user: &UserType, name: &str) -> Option<String> {
+    user.attributes().iter().find(|a| a.name() == name).and_then(|a| a.value()).map(str::to_owned)
+}
+
+async fn pool_users(target: &Target, pool: &str) -> Result<Vec<PoolUser>, Failure> {
+    let client = Client::new(&target.config.sdk_config().await);
+    let mut users = Vec::new();
+    let mut pages = client.list_users().user_pool_id(pool).into_paginator().items().send();
+    while let Some(user) = pages.next().await {
+        let user = user.map_err(|e| Failure {
+            message: format!("cannot list the users of pool {pool} on {}", target.describe()),
+            cause: Some(DisplayErrorContext(&e).to_string()),
+            code: 1,
+        })?;
+        users.push(PoolUser {
+            username: user.username().unwrap_or_default().to_owned(),
+            handle: attribute(&user, "preferred_username"),
+            sub: attribute(&user, "sub"),
+            status: user.user_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        });
+    }
+    Ok(users)
+}
+
+pub async fn run(command: CognitoCommand, target: &Target, store: &Store) -> Result<(), Failure> {
+    match command {
+        CognitoCommand::ListUsers { user_pool_id } => {
+            let users = pool_users(target, &user_pool_id).await?;
+            let count = users.len();
+            let rows = users
+                .into_iter()
+                .map(|u| vec![u.username, u.handle.unwrap_or_default(), u.sub.unwrap_or_default(), u.status])
+                .collect();
+            print_table(&["username", "preferred_username", "sub", "status"], rows);
+            println!("{count} user(s)");
+            Ok(())
+        }
+        CognitoCommand::SyncUsers { user_pool_id } => {
+            println!("linking the users of pool {user_pool_id} to the profiles in table {}", target.config.table);
+            let users = pool_users(target, &user_pool_id).await?;
+            let bar = progress(users.len() as u64, "linking");
+            let (mut linked, mut already, mut problems) = (0, 0, Vec::new());
+            for user in &users {
+                match link(store, user).await {
+                    Ok(LinkOutcome::Linked) => linked += 1,
+                    Ok(LinkOutcome::AlreadyLinked) => already += 1,
+                    Err(Problem::Store(e)) => return Err(target.failure(e)),
+                    Err(Problem::Skipped(why)) => {
+                        problems.push(vec![user.username.clone(), user.handle.clone().unwrap_or_default(), why])
+                    }
+                }
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            print_table(
+                &["linked now", "already linked", "not linked"],
+                vec![vec![linked.to_string(), already.to_string(), problems.len().to_string()]],
+            );
+            println!("linked {linked}, already linked {already}, not linked {}", problems.len());
+            if !problems.is_empty() {
+                println!("not linked:");
+                print_table(&["username", "preferred_username", "why"], problems);
+            }
+            Ok(())
+        }
+    }
+}
+
+enum Problem {
+    Store(Error),
+    Skipped(String),
+}
+
+async fn link(store: &Store, user: &PoolUser) -> Result<LinkOutcome, Problem> {
+    let skipped = |why: &str| Problem::Skipped(why.to_owned());
+    let handle = user.handle.as_deref().ok_or_else(|| skipped("no preferred_username"))?;
+    let handle = Handle::parse(handle).map_err(|_| skipped("preferred_username is not a valid handle"))?;
+    let sub = user.sub.as_deref().and_then(|s| CognitoSub::parse(s).ok()).ok_or_else(|| skipped("no usable sub"))?;
+    let profile = store
+        .user_by_handle(&handle)
+        .await
+        .map_err(Problem::Store)?
+        .ok_or_else(|| skipped("no profile with this handle"))?;
+    match store.link_cognito_sub(profile.uuid, &sub).await {
+        Ok(outcome) => Ok(outcome),
+        Err(Error::ProfileLinkedElsewhere) => Err(skipped("the profile is linked to another Cognito user")),
+        Err(Error::CognitoSubTaken) => Err(skipped("this Cognito user is linked to another profile")),
+        Err(e) => Err(Problem::Store(e)),
+    }
+}

@@ -1,0 +1,336 @@
+//! `cruddur`: the operator command. Replaces the original project's table,
+//! seed, scan, access-pattern and Cognito scripts, on top of the core crate.
+//!
+//! Targets the local server by default (`AWS_ENDPOINT_URL`, else
+//! `http://localhost:8000`); `--prod` uses the normal AWS configuration with
+//! no endpoint override. Destructive commands say what they touch, and refuse
+//! to touch AWS without `--yes`.
+
+mod cognito;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cruddur_core::domain::{GroupUuid, Handle, PageLimit, PageRequest, Timestamp};
+use cruddur_core::seed::{self, SeedOptions};
+use cruddur_core::store::{self, Usage, MESSAGES_TABLE};
+use cruddur_core::{Config, Error, Store};
+
+use crate::output::{capacity_line, print_table, truncate};
+
+#[derive(Parser)]
+#[command(
+    name = "cruddur",
+    version,
+    about = "Operate Cruddur messaging: its table, seed data, access patterns and Cognito users"
+)]
+struct Cli {
+    /// Use AWS (the normal AWS configuration, no endpoint override) instead of the local server.
+    #[arg(long, global = true)]
+    prod: bool,
+    /// The table [default: $DDB_MESSAGE_TABLE, else cruddur-messages].
+    #[arg(long, global = true)]
+    table: Option<String>,
+    /// On failure, also print the underlying error.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the table from the core's definition (keys, index, billing).
+    SchemaLoad,
+    /// List the tables.
+    ListTables,
+    /// Delete a table (the configured one if none is named). With --prod, only with --yes.
+    Drop {
+        table: Option<String>,
+        /// Confirm a destructive command against AWS.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write the mock users (andrewbrown, bayko, londo) and their conversation. Idempotent.
+    Seed {
+        /// Also write N conversations between load users and andrewbrown.
+        #[arg(long, default_value_t = 0)]
+        count: u32,
+        /// Link the seeded profiles to the Cognito subs used by events/*.json.
+        #[arg(long)]
+        sample_events: bool,
+        /// Confirm a destructive command against AWS.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print every item of the table (a Scan).
+    Scan {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One conversation's latest messages, oldest first, with the read capacity consumed.
+    GetConversation {
+        message_group_uuid: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u8,
+    },
+    /// One user's conversations, newest first, with the read capacity consumed.
+    ListConversations {
+        handle: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u8,
+    },
+    /// Cognito user pool commands.
+    #[command(subcommand)]
+    Cognito(cognito::CognitoCommand),
+}
+
+/// Why a command failed: one sentence for people, the cause for --verbose.
+pub struct Failure {
+    pub message: String,
+    pub cause: Option<String>,
+    pub code: u8,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), cause: None, code: 1 }
+    }
+}
+
+/// Where commands go.
+pub struct Target {
+    pub prod: bool,
+    pub endpoint: Option<String>,
+    pub config: Config,
+}
+
+impl Target {
+    fn new(prod: bool, table: Option<String>) -> Self {
+        let mut config = Config::from_env();
+        if let Some(table) = table {
+            config.table = table;
+        }
+        let endpoint = if prod {
+            // --prod means AWS itself: drop any endpoint override the
+            // environment carries before the SDK reads it.
+            for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] {
+                std::env::remove_var(var);
+            }
+            None
+        } else {
+            Some(
+                std::env::var("AWS_ENDPOINT_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty())
+                    .unwrap_or_else(|| "http://localhost:8000".to_owned()),
+            )
+        };
+        config.local_endpoint = endpoint.clone();
+        Target { prod, endpoint, config }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.endpoint {
+            Some(url) => format!("the local server at {url}"),
+            None => "AWS".to_owned(),
+        }
+    }
+
+    /// A core error as one sentence about this target.
+    pub fn failure(&self, e: Error) -> Failure {
+        let table = &self.config.table;
+        let (message, cause) = match e {
+            Error::Unavailable(cause) => {
+                let hint = if self.prod { "" } else { " (is it running? scripts/dev starts one)" };
+                (format!("cannot reach DynamoDB on {}{hint}", self.describe()), Some(cause))
+            }
+            Error::Internal(cause) if cause.contains("ResourceNotFoundException") => (
+                format!("there is no table {table} on {} (create it with `cruddur schema-load`)", self.describe()),
+                Some(cause),
+            ),
+            Error::Internal(cause) => (format!("DynamoDB on {} refused the request", self.describe()), Some(cause)),
+            other => (other.to_string(), None),
+        };
+        Failure { message, cause, code: 1 }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbose = cli.verbose;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            if let (true, Some(cause)) = (verbose, &failure.cause) {
+                eprintln!("cause: {cause}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let target = Target::new(cli.prod, cli.table);
+    // Refuse before any connection is made.
+    match &cli.command {
+        Command::Drop { yes: false, .. } | Command::Seed { yes: false, .. } if target.prod => {
+            return Err(Failure {
+                message: "refusing to change AWS without --yes (this command writes to or deletes a real table)".into(),
+                cause: None,
+                code: 2,
+            });
+        }
+        _ => {}
+    }
+    let store = Store::from_config(&target.config).await;
+    let table = target.config.table.clone();
+    match cli.command {
+        Command::SchemaLoad => match MESSAGES_TABLE.matches_existing(store.client(), &table).await {
+            Ok(Some(true)) => {
+                println!("table {table} already exists on {} with the expected keys and index", target.describe());
+                Ok(())
+            }
+            Ok(Some(false)) => Err(Failure::new(format!(
+                "table {table} exists on {} with other keys or indexes than this version expects; choose another --table",
+                target.describe()
+            ))),
+            Ok(None) => {
+                MESSAGES_TABLE.create(store.client(), &table).await.map_err(|e| target.failure(e))?;
+                println!(
+                    "created table {table} on {}: keys pk/sk, local index {}, on-demand billing",
+                    target.describe(),
+                    store::ACTIVITY_INDEX.name
+                );
+                Ok(())
+            }
+            Err(e) => Err(target.failure(e)),
+        },
+        Command::ListTables => {
+            let names = store::list_tables(store.client()).await.map_err(|e| target.failure(e))?;
+            print_table(&["table"], names.into_iter().map(|n| vec![n]).collect());
+            Ok(())
+        }
+        Command::Drop { table: named, .. } => {
+            let name = named.unwrap_or(table);
+            println!("dropping table {name} on {}", target.describe());
+            match store::drop_table(store.client(), &name).await.map_err(|e| target.failure(e))? {
+                true => {
+                    println!("dropped table {name}");
+                    Ok(())
+                }
+                false => Err(Failure::new(format!("there is no table {name} on {}", target.describe()))),
+            }
+        }
+        Command::Seed { count, sample_events, .. } => {
+            println!("seeding table {table} on {}", target.describe());
+            let options = SeedOptions { extra_conversations: count, link_sample_subs: sample_events };
+            let bar = output::progress(seed::seed_steps(options), "seeding");
+            let report = seed::seed(&store, Timestamp::now(), options, &|done| bar.set_position(done))
+                .await
+                .map_err(|e| target.failure(e))?;
+            bar.finish_and_clear();
+            print_table(
+                &["", "created", "already there"],
+                vec![
+                    vec!["users".into(), report.users_created.to_string(), report.users_existing.to_string()],
+                    vec![
+                        "conversations".into(),
+                        report.conversations_created.to_string(),
+                        report.conversations_existing.to_string(),
+                    ],
+                    vec!["messages".into(), report.messages_written.to_string(), "-".into()],
+                ],
+            );
+            if sample_events {
+                println!("linked {} profile(s) to the sample events' Cognito subs", report.subs_linked);
+            }
+            Ok(())
+        }
+        Command::Scan { json } => {
+            let mut items = store.scan_all().await.map_err(|e| target.failure(e))?;
+            items.sort_by_key(|i| (i["pk"].as_str().unwrap_or("").to_owned(), i["sk"].as_str().unwrap_or("").to_owned()));
+            if json {
+                println!("{}", serde_json::Value::Array(items));
+            } else {
+                let count = items.len();
+                let rows = items.into_iter().map(output::item_row).collect();
+                print_table(&["pk", "sk", "attributes"], rows);
+                println!("{count} item(s)");
+            }
+            Ok(())
+        }
+        Command::GetConversation { message_group_uuid, limit } => {
+            let group = GroupUuid::parse(&message_group_uuid)
+                .map_err(|_| Failure::new(format!("{message_group_uuid:?} is not a message group uuid")))?;
+            let limit = PageLimit::new(limit).map_err(|e| Failure::new(e.to_string()))?;
+            let (metered, meter) = store.metered();
+            let page = metered.conversation(group, PageRequest { limit, cursor: None }).await.map_err(|e| target.failure(e))?;
+            let rows = page
+                .items
+                .iter()
+                .map(|m| {
+                    vec![
+                        m.created_at.to_string(),
+                        m.sender.handle.to_string(),
+                        m.sender.display_name.to_string(),
+                        truncate(m.text.as_str(), 70),
+                    ]
+                })
+                .collect();
+            print_table(&["created_at", "handle", "display_name", "message"], rows);
+            footer(page.items.len(), page.next.is_some(), "older messages", meter.usage());
+            Ok(())
+        }
+        Command::ListConversations { handle, limit } => {
+            let parsed = Handle::parse(&handle).map_err(|e| Failure::new(format!("{handle:?} is not a handle: {e}")))?;
+            let limit = PageLimit::new(limit).map_err(|e| Failure::new(e.to_string()))?;
+            let (metered, meter) = store.metered();
+            let user = metered
+                .user_by_handle(&parsed)
+                .await
+                .map_err(|e| target.failure(e))?
+                .ok_or_else(|| Failure::new(format!("there is no user with handle {handle}")))?;
+            let page = metered
+                .list_message_groups(user.uuid, PageRequest { limit, cursor: None })
+                .await
+                .map_err(|e| target.failure(e))?;
+            let rows = page
+                .items
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.last_activity.at.to_string(),
+                        g.other.handle.to_string(),
+                        g.other.display_name.to_string(),
+                        truncate(g.last_message.as_str(), 50),
+                        g.uuid.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(&["last activity", "with", "display_name", "last message", "message_group_uuid"], rows);
+            footer(page.items.len(), page.next.is_some(), "older conversations", meter.usage());
+            Ok(())
+        }
+        Command::Cognito(command) => cognito::run(command, &target, &store).await,
+    }
+}
+
+fn footer(shown: usize, more: bool, what: &str, usage: Usage) {
+    if more {
+        println!("{shown} shown; {what} exist (raise --limit)");
+    } else {
+        println!("{shown} shown");
+    }
+    println!("{}", capacity_line(usage));
+}

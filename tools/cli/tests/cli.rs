@@ -1,0 +1,154 @@
+//! The `cruddur` binary, run as a user runs it (a spawned process, its exit
+//! code and output) against the local server, moto's Cognito included.
+
+use std::process::{Command, Output};
+
+use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use cruddur_core::domain::{CognitoSub, Handle};
+use cruddur_core::seed::{CONVERSATION, CONVERSATION_UUID};
+use cruddur_core::{Config, Store};
+use cruddur_integration_tests::endpoint;
+
+fn table_name() -> String {
+    format!("cli-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn cruddur(table: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cruddur"))
+        .args(["--table", table])
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .output()
+        .expect("the cruddur binary runs")
+}
+
+fn ok(table: &str, args: &[&str]) -> String {
+    let out = cruddur(table, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "cruddur {args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn item_count(table: &str) -> usize {
+    let json: serde_json::Value = serde_json::from_str(&ok(table, &["scan", "--json"])).expect("scan --json is JSON");
+    json.as_array().expect("an array").len()
+}
+
+async fn store(table: &str) -> Store {
+    let config = Config { table: table.to_owned(), local_endpoint: Some(endpoint()), ..Config::default() };
+    Store::from_config(&config).await
+}
+
+#[test]
+fn schema_load_then_list_tables_shows_the_table_and_schema_load_is_idempotent() {
+    let table = table_name();
+    assert!(ok(&table, &["schema-load"]).contains(&format!("created table {table}")));
+    assert!(ok(&table, &["list-tables"]).contains(&table));
+    assert!(ok(&table, &["schema-load"]).contains("already exists"));
+}
+
+#[test]
+fn seeding_twice_writes_nothing_the_second_time() {
+    let table = table_name();
+    ok(&table, &["schema-load"]);
+    ok(&table, &["seed", "--count", "3"]);
+    let first = item_count(&table);
+    // 3 + 3 users x (profile, handle claim), 4 conversations x (pair, 2 rows),
+    // 24 + 3 x 3 messages.
+    assert_eq!(first, 6 * 2 + 4 * 3 + 24 + 9);
+    let again = ok(&table, &["seed", "--count", "3"]);
+    assert_eq!(item_count(&table), first);
+    assert!(again.contains("messages"), "{again}");
+}
+
+#[test]
+fn get_conversation_prints_the_seeded_messages_oldest_first_with_capacity() {
+    let table = table_name();
+    ok(&table, &["schema-load"]);
+    ok(&table, &["seed"]);
+    let out = ok(&table, &["get-conversation", CONVERSATION_UUID, "--limit", "100"]);
+    let positions: Vec<usize> = CONVERSATION
+        .iter()
+        .map(|(_, line)| {
+            // The table cuts long messages at 70 characters.
+            let probe: String = line.chars().take(60).collect();
+            out.find(&probe).unwrap_or_else(|| panic!("{probe:?} missing from:\n{out}"))
+        })
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "oldest first:\n{out}");
+    assert!(out.contains("consumed read capacity"), "{out}");
+    assert!(out.contains(&format!("{} shown", CONVERSATION.len())), "{out}");
+
+    let groups = ok(&table, &["list-conversations", "bayko"]);
+    assert!(groups.contains(CONVERSATION_UUID) && groups.contains("andrewbrown"), "{groups}");
+}
+
+#[test]
+fn drop_with_prod_and_without_yes_refuses_and_touches_nothing() {
+    let table = table_name();
+    ok(&table, &["schema-load"]);
+    for args in [vec!["drop", "--prod"], vec!["--prod", "drop", &table], vec!["seed", "--prod"]] {
+        let out = cruddur(&table, &args);
+        assert!(!out.status.success(), "{args:?} must refuse");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("without --yes"));
+    }
+    assert!(ok(&table, &["list-tables"]).contains(&table), "the table is still there");
+    // Locally, drop says what it touches and does it.
+    assert!(ok(&table, &["drop"]).contains(&format!("dropping table {table}")));
+    assert!(!ok(&table, &["list-tables"]).contains(&table));
+    let again = cruddur(&table, &["drop"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).starts_with("error: there is no table"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_users_links_seeded_profiles_to_cognito_users_and_is_a_no_op_the_second_time() {
+    let table = table_name();
+    ok(&table, &["schema-load"]);
+    ok(&table, &["seed"]);
+
+    let config = Config { local_endpoint: Some(endpoint()), ..Config::default() };
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config.sdk_config().await);
+    let pool = cognito.create_user_pool().pool_name(&table).send().await.unwrap();
+    let pool_id = pool.user_pool.and_then(|p| p.id).unwrap();
+    for (email, handle) in
+        [("andrew@example.com", "andrewbrown"), ("bayko@example.com", "Bayko"), ("x@example.com", "stranger")]
+    {
+        let attr = |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
+        cognito
+            .admin_create_user()
+            .user_pool_id(&pool_id)
+            .username(email)
+            .user_attributes(attr("email", email))
+            .user_attributes(attr("preferred_username", handle))
+            .user_attributes(attr("name", handle))
+            .send()
+            .await
+            .unwrap();
+    }
+    let listed = ok(&table, &["cognito", "list-users", "--user-pool-id", &pool_id]);
+    assert!(listed.contains("Bayko") && listed.contains("3 user(s)"), "{listed}");
+
+    let first = ok(&table, &["cognito", "sync-users", "--user-pool-id", &pool_id]);
+    assert!(first.contains("linked 2, already linked 0, not linked 1"), "{first}");
+    assert!(first.contains("no profile with this handle"), "{first}");
+
+    // Each seeded profile now resolves from its Cognito sub.
+    let store = store(&table).await;
+    let users = cognito.list_users().user_pool_id(&pool_id).send().await.unwrap();
+    for user in users.users() {
+        let attr =
+            |n: &str| user.attributes().iter().find(|a| a.name() == n).and_then(|a| a.value()).unwrap().to_owned();
+        let sub = CognitoSub::parse(&attr("sub")).unwrap();
+        let linked = store.user_by_cognito_sub(&sub).await.unwrap();
+        match attr("preferred_username").as_str() {
+            "stranger" => assert!(linked.is_none()),
+            handle => assert!(linked.unwrap().handle.same_as(&Handle::parse(handle).unwrap())),
+        }
+    }
+
+    let before = item_count(&table);
+    let second = ok(&table, &["cognito", "sync-users", "--user-pool-id", &pool_id]);
+    assert!(second.contains("linked 0, already linked 2, not linked 1"), "{second}");
+    assert_eq!(item_count(&table), before, "re-running changes nothing");
+}
