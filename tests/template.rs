@@ -220,3 +220,16 @@ fn every_function_has_exactly_the_dynamodb_actions_it_uses_on_this_table_only() 
         assert_eq!(resources_seen, expected_resources, "{name}: this table (and index) only");
     }
 }
+
+#[test]
+fn the_templates_cors_is_the_local_servers_cors() {
+    use cruddur_core::api::cors;
+    let t = template();
+    let c = &resources(&t)["HttpApi"]["Properties"]["CorsConfiguration"];
+    assert_eq!(strings(&c["AllowHeaders"]), cors::ALLOWED_HEADERS);
+    assert_eq!(strings(&c["AllowMethods"]), cors::ALLOWED_METHODS);
+    assert_eq!(strings(&c["ExposeHeaders"]), cors::EXPOSED_HEADERS);
+    assert_eq!(c["MaxAge"].as_u64(), Some(u64::from(cors::MAX_AGE_SECS)));
+    assert_eq!(tag(&c["AllowOrigins"][0]), Some(("Ref".into(), "FrontendOrigin".into())));
+    assert_eq!(t["Parameters"]["FrontendOrigin"]["Default"], cors::DEFAULT_ALLOWED_ORIGIN);
+}

@@ -216,3 +216,16 @@ pub async fn dispatch(app: &App, request: Request) -> Result<Response<Body>, Inf
         _ => Ok(ApiError::new(StatusCode::NOT_FOUND, "not_found").into_response()),
     }
 }
+
+/// CORS as the deployed API (template.yaml's `CorsConfiguration`) and the
+/// local API server both apply it; `tests/template.rs` checks they agree.
+pub mod cors {
+    /// The Cruddur frontend's dev server.
+    pub const DEFAULT_ALLOWED_ORIGIN: &str = "http://localhost:3000";
+    /// Named one by one: a `*` does not cover `Authorization`.
+    pub const ALLOWED_HEADERS: &[&str] = &["authorization", "content-type"];
+    pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "OPTIONS"];
+    /// The frontend may read the next page's cursor.
+    pub const EXPOSED_HEADERS: &[&str] = &[super::NEXT_CURSOR_HEADER];
+    pub const MAX_AGE_SECS: u32 = 600;
+}

@@ -17,6 +17,8 @@ use cruddur_core::seed::{self, SeedOptions};
 use cruddur_core::store::{self, Usage, MESSAGES_TABLE};
 use cruddur_core::{Config, Error, Store};
 
+use cruddur_cli::dev;
+
 use crate::output::{capacity_line, print_table, truncate};
 
 #[derive(Parser)]
@@ -85,6 +87,26 @@ enum Command {
     /// Cognito user pool commands.
     #[command(subcommand)]
     Cognito(cognito::CognitoCommand),
+    /// Local stack only: table, user pool and app client, seed users (profiles through
+    /// PostConfirmation), the seeded conversation; writes DIR/dev.env and DIR/frontend.env.
+    DevSetup {
+        #[arg(long, default_value = ".local")]
+        dir: std::path::PathBuf,
+        /// The local API's URL, for the frontend's settings.
+        #[arg(long, default_value = "http://localhost:4567")]
+        api_url: String,
+    },
+    /// Print an access token for a user of the local pool (a seed user's handle, or an email).
+    Token {
+        who: String,
+        #[arg(long, env = "CRUDDUR_CLIENT_ID", value_delimiter = ',', required = true)]
+        client_id: Vec<String>,
+        #[arg(long, default_value = cruddur_cli::dev::LOCAL_PASSWORD)]
+        password: String,
+        /// Print the ID token instead (the API refuses it; for trying that).
+        #[arg(long)]
+        id_token: bool,
+    },
 }
 
 /// Why a command failed: one sentence for people, the cause for --verbose.
@@ -323,7 +345,68 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Cognito(command) => cognito::run(command, &target, &store).await,
+        Command::DevSetup { dir, api_url } => dev_setup(&target, &store, &dir, &api_url).await,
+        Command::Token { who, client_id, password, id_token } => {
+            let email = dev::email_of(&who)
+                .ok_or_else(|| Failure::new(format!("{who} is not a seed user's handle; give an email instead")))?;
+            let cognito = aws_sdk_cognitoidentityprovider::Client::new(&target.config.sdk_config().await);
+            let client = client_id.first().map(String::as_str).unwrap_or_default();
+            let tokens = dev::sign_in(&cognito, client, &email, &password).await.map_err(|cause| Failure {
+                message: format!("cannot sign {email} in on {}", target.describe()),
+                cause: Some(cause),
+                code: 1,
+            })?;
+            println!("{}", if id_token { tokens.id_token } else { tokens.access_token });
+            Ok(())
+        }
     }
+}
+
+async fn dev_setup(target: &Target, store: &Store, dir: &std::path::Path, api_url: &str) -> Result<(), Failure> {
+    let Some(endpoint) = target.endpoint.clone().filter(|_| !target.prod) else {
+        return Err(Failure::new("dev-setup sets up the local emulator only; it never touches AWS"));
+    };
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&target.config.sdk_config().await);
+    let stack = dev::setup(&cognito, store, Timestamp::now()).await.map_err(|cause| Failure {
+        message: format!("cannot set up {}", target.describe()),
+        cause: Some(cause),
+        code: 1,
+    })?;
+    let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()).unwrap_or_else(|| "us-east-1".into());
+    let table = store.table();
+    let dev_env = format!(
+        "AWS_ENDPOINT_URL={endpoint}\nAWS_REGION={region}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n\
+         DDB_MESSAGE_TABLE={table}\nCRUDDUR_USER_POOL_ID={}\nCRUDDUR_CLIENT_ID={}\n",
+        stack.pool_id, stack.client_id
+    );
+    let frontend_env = format!(
+        "REACT_APP_BACKEND_URL={api_url}\nREACT_APP_AWS_PROJECT_REGION={region}\nREACT_APP_AWS_COGNITO_REGION={region}\n\
+         REACT_APP_AWS_USER_POOLS_ID={}\nREACT_APP_CLIENT_ID={}\nREACT_APP_AWS_COGNITO_ENDPOINT={endpoint}\n",
+        stack.pool_id, stack.client_id
+    );
+    let write = |name: &str, text: &str| {
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(dir.join(name), text))
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", dir.join(name).display())))
+    };
+    write("dev.env", &dev_env)?;
+    write("frontend.env", &frontend_env)?;
+    println!(
+        "local stack ready on {}: table {table}, user pool {}, app client {}",
+        target.describe(),
+        stack.pool_id,
+        stack.client_id
+    );
+    print_table(
+        &["handle", "sign in with (email)", "password", "Cognito sub"],
+        stack
+            .users
+            .iter()
+            .map(|(h, e, s)| vec![h.clone(), e.clone(), dev::LOCAL_PASSWORD.to_owned(), s.clone()])
+            .collect(),
+    );
+    println!("wrote {} and {}", dir.join("dev.env").display(), dir.join("frontend.env").display());
+    Ok(())
 }
 
 fn footer(shown: usize, more: bool, what: &str, usage: Usage) {

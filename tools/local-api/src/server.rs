@@ -1,0 +1,124 @@
+//! The HTTP server: CORS, routing, authorisation, then the handlers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cruddur_core::api::{self, cors, ApiError, App};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, ORIGIN};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::auth::{stringify_claims, Verifier};
+use crate::gateway;
+
+/// API Gateway's payload limit.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+pub struct State {
+    pub app: App,
+    pub verifier: Verifier,
+    /// The one origin CORS allows (the frontend's).
+    pub allowed_origin: String,
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+/// Serves until `shutdown` completes; connections in flight finish first.
+pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |request| handle(state.clone(), peer, request));
+                    if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                        tracing::debug!(error = %e, "connection closed");
+                    }
+                });
+            }
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn handle(state: Arc<State>, peer: SocketAddr, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    let origin = request.headers().get(ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
+    let allowed = origin.as_deref() == Some(state.allowed_origin.as_str());
+    let mut response =
+        if request.method() == Method::OPTIONS { preflight(allowed) } else { route(&state, peer, request).await };
+    if allowed {
+        // On every answer, errors included: without it a browser hides the
+        // status and body from the frontend.
+        let headers = response.headers_mut();
+        if let Ok(origin) = HeaderValue::from_str(&state.allowed_origin) {
+            headers.insert("access-control-allow-origin", origin);
+        }
+        headers.insert("access-control-expose-headers", header_list(cors::EXPOSED_HEADERS));
+        headers.insert("vary", HeaderValue::from_static("origin"));
+    }
+    Ok(response)
+}
+
+fn header_list(items: &[&str]) -> HeaderValue {
+    HeaderValue::from_str(&items.join(",")).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// A preflight needs no token. API Gateway answers it itself.
+fn preflight(allowed: bool) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    if allowed {
+        let headers = response.headers_mut();
+        headers.insert("access-control-allow-methods", header_list(cors::ALLOWED_METHODS));
+        headers.insert("access-control-allow-headers", header_list(cors::ALLOWED_HEADERS));
+        headers.insert("access-control-max-age", HeaderValue::from(cors::MAX_AGE_SECS));
+    }
+    response
+}
+
+async fn route(state: &State, peer: SocketAddr, request: Request<Incoming>) -> HttpResponse {
+    let Some(route) = gateway::match_route(request.method().as_str(), request.uri().path()) else {
+        return gateway::into_http(ApiError::new(StatusCode::NOT_FOUND, "not_found").into_response());
+    };
+    let authorization = request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let claims = match state.verifier.verify(authorization.as_deref()).await {
+        Ok(claims) => claims,
+        Err(why) => {
+            tracing::info!(route = route.key, reason = ?why, "unauthorized");
+            return gateway::into_http(ApiError::unauthorized().into_response());
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return gateway::into_http(
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").into_response(),
+            )
+        }
+    };
+    let event = gateway::event(&parts, &body, &route, stringify_claims(&claims), peer);
+    // Through lambda_http's own event parsing, as in Lambda.
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::error!(error = %e, "the event did not parse");
+            return gateway::into_http(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "generic_500").into_response());
+        }
+    };
+    match api::dispatch(&state.app, request).await {
+        Ok(response) => gateway::into_http(response),
+        Err(never) => match never {},
+    }
+}

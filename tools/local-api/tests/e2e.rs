@@ -1,0 +1,225 @@
+//! The local stack end to end, over HTTP: moto (DynamoDB + Cognito), the
+//! set-up `scripts/dev` runs, the `cruddur-local-api` binary on a free port,
+//! and real access tokens from the emulated user pool.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use cruddur_cli::dev::{self, LocalStack, LOCAL_PASSWORD};
+use cruddur_core::domain::Timestamp;
+use cruddur_core::{Config, Store};
+use cruddur_integration_tests::endpoint;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+/// The API process; killed when dropped.
+struct Api {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Stack {
+    api: Api,
+    local: LocalStack,
+    cognito: aws_sdk_cognitoidentityprovider::Client,
+}
+
+async fn start(name: &str) -> Stack {
+    let table = format!("e2e-{name}-{}", uuid::Uuid::new_v4().simple());
+    let config = Config { table: table.clone(), local_endpoint: Some(endpoint()), ..Config::default() };
+    let store = Store::from_config(&config).await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config.sdk_config().await);
+    let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.expect("local set-up");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-local-api"))
+        .args(["--port", "0"])
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("DDB_MESSAGE_TABLE", &table)
+        .env("CRUDDUR_USER_POOL_ID", &local.pool_id)
+        .env("CRUDDUR_CLIENT_ID", &local.client_id)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cruddur-local-api starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("a first line");
+    let base = line.trim().rsplit(' ').next().expect("the URL").to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    Stack { api: Api { child, base }, local, cognito }
+}
+
+impl Stack {
+    async fn token(&self, handle: &str) -> dev::Tokens {
+        let email = dev::email_of(handle).expect("a seed user");
+        dev::sign_in(&self.cognito, &self.local.client_id, &email, LOCAL_PASSWORD).await.expect("sign in")
+    }
+
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let (status, _, body) = self.raw(method, path, token, body, &[]).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, hyper::HeaderMap, Bytes) {
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let mut request = hyper::Request::builder().method(method).uri(format!("{}{path}", self.api.base));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let response = client.request(request.body(Full::new(body)).unwrap()).await.expect("the API answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_frontends_flow_over_http_with_real_tokens() {
+    let stack = start("flow").await;
+    let andrew = stack.token("andrewbrown").await.access_token;
+    let londo = stack.token("londo").await.access_token;
+    let bayko = stack.token("bayko").await.access_token;
+
+    // The seeded conversation is there.
+    let (status, groups) = stack.call("GET", "/api/message_groups", Some(&andrew), None).await;
+    assert_eq!(status, 200, "{groups}");
+    assert_eq!(groups[0]["uuid"], cruddur_core::seed::CONVERSATION_UUID);
+    assert_eq!(groups[0]["handle"], "bayko");
+
+    // Short profile, new conversation, both list it, reply, messages in order.
+    let (status, short) = stack.call("GET", "/api/users/@londo/short", Some(&andrew), None).await;
+    assert_eq!((status, short["display_name"].as_str()), (200, Some("Londo Mollari")));
+    let (status, started) = stack
+        .call("POST", "/api/messages", Some(&andrew), Some(json!({"message": "Hello Londo", "handle": "londo"})))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let group = started["message_group_uuid"].as_str().expect("a new conversation").to_owned();
+    let (_, londo_groups) = stack.call("GET", "/api/message_groups", Some(&londo), None).await;
+    assert_eq!(londo_groups[0]["uuid"], group.as_str());
+    assert_eq!(londo_groups[0]["display_name"], "Andrew Brown");
+    let (status, reply) = stack
+        .call("POST", "/api/messages", Some(&londo), Some(json!({"message": "Greetings", "message_group_uuid": group})))
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.get("message_group_uuid").is_none());
+    let (status, messages) = stack.call("GET", &format!("/api/messages/{group}"), Some(&andrew), None).await;
+    assert_eq!(status, 200);
+    let texts: Vec<&str> = messages.as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["Hello Londo", "Greetings"]);
+
+    // Bayko is not in it.
+    let (status, body) = stack.call("GET", &format!("/api/messages/{group}"), Some(&bayko), None).await;
+    assert_eq!((status, body), (403, json!(["generic_403"])));
+    // Bad input still gets the contract's answers through the gateway.
+    let (status, body) = stack.call("POST", "/api/messages", Some(&andrew), Some(json!([1, 2]))).await;
+    assert_eq!((status, body), (400, json!(["invalid_json"])));
+    let (status, body) = stack.call("GET", "/api/nothing", Some(&andrew), None).await;
+    assert_eq!((status, body), (404, json!(["not_found"])));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_api_gateway_would_refuse_get_401() {
+    let stack = start("auth").await;
+    let tokens = stack.token("andrewbrown").await;
+    let (status, _) = stack.call("GET", "/api/message_groups", Some(&tokens.access_token), None).await;
+    assert_eq!(status, 200, "the genuine token works");
+
+    let forge = |mode: &str| {
+        let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/forge_token.py");
+        let out = Command::new(python).args([script, mode, &tokens.access_token]).output().expect("python runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let other_client_id = dev::ensure_client(&stack.cognito, &stack.local.pool_id, "another-app").await.unwrap();
+    let other_client_token = dev::sign_in(&stack.cognito, &other_client_id, "andrew@example.com", LOCAL_PASSWORD)
+        .await
+        .unwrap()
+        .access_token;
+
+    let cases = [
+        ("no token", None),
+        ("an expired token", Some(forge("expired"))),
+        ("a token signed by another key", Some(forge("otherkey"))),
+        ("an ID token instead of an access token", Some(tokens.id_token.clone())),
+        ("a token for another client id", Some(other_client_token)),
+        ("garbage", Some("not.a.jwt".to_owned())),
+    ];
+    for (what, token) in cases {
+        let (status, body) = stack.call("GET", "/api/message_groups", token.as_deref(), None).await;
+        assert_eq!((status, body), (401, json!(["generic_401"])), "{what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_lets_the_frontend_read_every_answer_and_no_other_origin() {
+    let stack = start("cors").await;
+    let frontend = [("origin", "http://localhost:3000")];
+    let (status, headers, _) = stack
+        .raw(
+            "OPTIONS",
+            "/api/messages",
+            None,
+            None,
+            &[
+                ("origin", "http://localhost:3000"),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "authorization,content-type"),
+            ],
+        )
+        .await;
+    assert!((200..300).contains(&status), "a preflight needs no token: {status}");
+    assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+    let allowed_headers = headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"));
+    assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+
+    // Errors carry the header too, or the browser hides them.
+    let (status, headers, _) = stack.raw("GET", "/api/message_groups", None, None, &frontend).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+    let token = stack.token("andrewbrown").await.access_token;
+    let (status, headers, _) =
+        stack.raw("POST", "/api/messages", Some(&token), Some(json!({"message": " "})), &frontend).await;
+    assert_eq!(status, 422);
+    assert_eq!(headers["access-control-allow-origin"], "http://localhost:3000");
+
+    // Another origin gets no CORS headers at all.
+    let (_, headers, _) =
+        stack.raw("GET", "/api/message_groups", Some(&token), None, &[("origin", "https://evil.example")]).await;
+    assert!(headers.get("access-control-allow-origin").is_none());
+    let (_, headers, _) = stack
+        .raw(
+            "OPTIONS",
+            "/api/messages",
+            None,
+            None,
+            &[("origin", "https://evil.example"), ("access-control-request-method", "POST")],
+        )
+        .await;
+    assert!(headers.get("access-control-allow-origin").is_none());
+}
