@@ -5,6 +5,8 @@
 //! There is deliberately no fallback: without `AWS_ENDPOINT_URL` the tests
 //! fail with the fix, they never skip, and they never touch real AWS.
 
+pub mod faults;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use cruddur_core::domain::{DisplayName, Email, Handle, NewProfile, Timestamp, UserSummary};

@@ -226,4 +226,49 @@ mod tests {
             assert_eq!((e.status.as_u16(), e.codes), (404, vec!["user_not_found"]), "{handle}");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn status_of(r: Result<NewMessage, ApiError>) -> u16 {
+            r.map(|_| 200).unwrap_or_else(|e| e.status.as_u16())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn any_bytes_as_a_body_are_parsed_or_refused_with_a_4xx(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                let status = status_of(new_message(&Body::Binary(bytes)));
+                prop_assert!(status == 200 || (400..500).contains(&status));
+            }
+
+            #[test]
+            fn any_json_shaped_body_is_parsed_or_refused_with_a_4xx(
+                message in proptest::option::of(".{0,1100}"),
+                handle in proptest::option::of(".{0,40}"),
+                group in proptest::option::of("[0-9a-f-]{0,40}"),
+                extra in proptest::option::of(any::<i64>()),
+            ) {
+                let mut body = serde_json::Map::new();
+                if let Some(m) = message { body.insert("message".into(), m.into()); }
+                if let Some(h) = handle { body.insert("handle".into(), h.into()); }
+                if let Some(g) = group { body.insert("message_group_uuid".into(), g.into()); }
+                if let Some(x) = extra { body.insert("user_uuid".into(), x.into()); }
+                let status = status_of(new_message(&Body::Text(serde_json::Value::Object(body).to_string())));
+                prop_assert!(status == 200 || (400..500).contains(&status));
+            }
+
+            #[test]
+            fn limits_and_cursors_never_panic(s in ".{0,700}") {
+                let _ = crate::domain::PageLimit::parse(Some(&s));
+                let _ = crate::domain::Cursor::decode(&s);
+                let _ = crate::domain::Handle::parse(&s);
+                let _ = crate::domain::GroupUuid::parse(&s);
+                let _ = crate::domain::MessageText::parse(&s);
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! one TransactWriteItems with a condition on each item.
 
 mod conversations;
+mod import;
 mod items;
 mod keys;
 mod meter;
@@ -229,5 +230,27 @@ fn classify(code: Option<&str>, text: &str, server_error: bool) -> Error {
         Error::Unavailable(text.to_owned())
     } else {
         Error::Internal(text.to_owned())
+    }
+}
+
+/// The item mapping of messages, exposed for micro-benchmarks and tools.
+pub mod codec {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::items::{from_item, to_item, MessageItem};
+    use super::keys;
+    use crate::domain::Message;
+    use crate::error::Result;
+
+    /// The DynamoDB item that stores `message`.
+    pub fn message_to_item(message: &Message) -> Result<HashMap<String, AttributeValue>> {
+        to_item(keys::message(message.group, message.key()), &MessageItem::from(message))
+    }
+
+    /// A stored message back from its item (every field re-parsed).
+    pub fn message_from_item(item: HashMap<String, AttributeValue>) -> Result<Message> {
+        from_item::<MessageItem>(item).map(Message::from)
     }
 }

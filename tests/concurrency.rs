@@ -1,0 +1,132 @@
+//! Concurrency through the real handlers: many requests at once from both
+//! members, racing conversation starts, a trigger delivered many times at once.
+
+use std::collections::HashSet;
+
+use cruddur_core::api::{self, App};
+use cruddur_core::triggers;
+use cruddur_integration_tests::{fresh_store, item_count, post_confirmation_event, sample, sample_fixture};
+use serde_json::{json, Value};
+
+fn post(sub: &str, body: Value) -> lambda_http::Request {
+    let ev = json!({
+        "version": "2.0", "routeKey": "POST /api/messages", "rawPath": "/api/messages", "rawQueryString": "", "headers": {},
+        "requestContext": {"accountId": "1", "apiId": "t", "requestId": "c", "routeKey": "POST /api/messages", "stage": "$default",
+            "time": "", "timeEpoch": 0, "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": null}},
+            "http": {"method": "POST", "path": "/api/messages", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"}},
+        "body": body.to_string(), "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&ev.to_string()).unwrap()
+}
+
+async fn send(app: &App, sub: &str, body: Value) -> Value {
+    let response = api::create_message(app, post(sub, body)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summaries_show_the_last() {
+    let store = fresh_store().await;
+    sample_fixture(&store).await;
+    let app = std::sync::Arc::new(App::new(store.clone()));
+    let before = store
+        .conversation(cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap(), Default::default())
+        .await
+        .unwrap();
+    assert!(!before.items.is_empty());
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let app = app.clone();
+            let sub = if i % 2 == 0 { sample::ANDREW_SUB } else { sample::BAYKO_SUB };
+            tokio::spawn(async move {
+                send(&app, sub, json!({"message": format!("concurrent {i}"), "message_group_uuid": sample::GROUP}))
+                    .await
+            })
+        })
+        .collect();
+    let mut sent = Vec::new();
+    for t in tasks {
+        sent.push(t.await.unwrap());
+    }
+    let group = cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap();
+    let mut stored = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .conversation(
+                group,
+                cruddur_core::domain::PageRequest { limit: cruddur_core::domain::PageLimit::new(100).unwrap(), cursor },
+            )
+            .await
+            .unwrap();
+        stored.extend(page.items);
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let ids: HashSet<String> = stored.iter().map(|m| m.uuid.to_string()).collect();
+    assert_eq!(stored.len(), 24 + 100, "every message stored, none overwritten");
+    assert!(sent.iter().all(|m| ids.contains(m["uuid"].as_str().unwrap())));
+    let latest = stored.iter().map(|m| m.key()).max().unwrap();
+    for handle in ["andrewbrown", "bayko"] {
+        let user = store.user_by_handle(&cruddur_integration_tests::handle(handle)).await.unwrap().unwrap();
+        let row = store.message_group(user.uuid, group).await.unwrap().unwrap();
+        assert_eq!(row.last_activity, latest, "{handle}'s summary shows the last message by time");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn twenty_concurrent_new_conversations_between_the_same_two_users_make_one_group() {
+    let store = fresh_store().await;
+    sample_fixture(&store).await;
+    let app = std::sync::Arc::new(App::new(store.clone()));
+    let londo = cruddur_core::seed::LONDO.sample_sub;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let app = app.clone();
+            let (sub, to) = if i % 2 == 0 { (sample::ANDREW_SUB, "londo") } else { (londo, "andrewbrown") };
+            tokio::spawn(async move { send(&app, sub, json!({"message": format!("hello {i}"), "handle": to})).await })
+        })
+        .collect();
+    let mut groups = HashSet::new();
+    for t in tasks {
+        groups.insert(t.await.unwrap()["message_group_uuid"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(groups.len(), 1, "one group: {groups:?}");
+    let group = cruddur_core::domain::GroupUuid::parse(groups.iter().next().unwrap()).unwrap();
+    let page = store
+        .conversation(
+            group,
+            cruddur_core::domain::PageRequest {
+                limit: cruddur_core::domain::PageLimit::new(100).unwrap(),
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_post_confirmation_delivered_ten_times_at_once_makes_one_profile() {
+    let store = fresh_store().await;
+    let sub = uuid::Uuid::new_v4().to_string();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, sub) = (store.clone(), sub.clone());
+            tokio::spawn(async move {
+                triggers::post_confirmation(
+                    &store,
+                    post_confirmation_event(&sub, "Twin", "Twin Peaks", "twin@example.com"),
+                )
+                .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect("every delivery succeeds");
+    }
+    assert_eq!(item_count(&store).await, 3, "one profile, one handle claim, one Cognito link");
+}

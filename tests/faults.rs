@@ -1,0 +1,145 @@
+//! Database faults between the functions and DynamoDB (a fault-injecting
+//! proxy in front of the local server): retries succeed once faults stop;
+//! when they do not, the caller gets 503 and the table holds the whole
+//! message with both group rows updated, or nothing of it.
+
+use std::time::{Duration, Instant};
+
+use cruddur_core::api::{self, App};
+use cruddur_core::domain::GroupUuid;
+use cruddur_core::{Config, Store};
+use cruddur_integration_tests::faults::{Fault, FaultProxy};
+use cruddur_integration_tests::{endpoint, handle, sample, sample_fixture};
+use serde_json::{json, Value};
+
+struct Stack {
+    proxy: FaultProxy,
+    /// Through the proxy, with the functions' default time budgets.
+    app: App,
+    /// Straight to the server, for checking.
+    direct: Store,
+}
+
+async fn stack() -> Stack {
+    let proxy = FaultProxy::start(&endpoint()).await;
+    let table = format!("faults-{}", uuid::Uuid::new_v4().simple());
+    let through = Store::from_config(&Config {
+        table: table.clone(),
+        local_endpoint: Some(proxy.url.clone()),
+        ..Config::default()
+    })
+    .await;
+    cruddur_core::store::MESSAGES_TABLE.create(through.client(), &table).await.unwrap();
+    sample_fixture(&through).await;
+    let direct = Store::from_config(&Config { table, local_endpoint: Some(endpoint()), ..Config::default() }).await;
+    Stack { proxy, app: App::new(through), direct }
+}
+
+async fn reply(app: &App, text: &str) -> (u16, Value) {
+    let ev = json!({
+        "version": "2.0", "routeKey": "POST /api/messages", "rawPath": "/api/messages", "rawQueryString": "", "headers": {},
+        "requestContext": {"accountId": "1", "apiId": "t", "requestId": "f", "routeKey": "POST /api/messages", "stage": "$default",
+            "time": "", "timeEpoch": 0, "authorizer": {"jwt": {"claims": {"sub": sample::ANDREW_SUB}, "scopes": null}},
+            "http": {"method": "POST", "path": "/api/messages", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"}},
+        "body": json!({"message": text, "message_group_uuid": sample::GROUP}).to_string(), "isBase64Encoded": false
+    });
+    let response = api::create_message(app, lambda_http::request::from_str(&ev.to_string()).unwrap()).await.unwrap();
+    (response.status().as_u16(), serde_json::from_slice(response.body().as_ref()).unwrap())
+}
+
+async fn snapshot(store: &Store) -> Vec<String> {
+    let mut items: Vec<String> = store.scan_all().await.unwrap().iter().map(Value::to_string).collect();
+    items.sort();
+    items
+}
+
+/// How many stored messages have `text`, and whether both members' summaries show it.
+async fn stored(store: &Store, text: &str) -> (usize, bool) {
+    let group = GroupUuid::parse(sample::GROUP).unwrap();
+    let page = store
+        .conversation(
+            group,
+            cruddur_core::domain::PageRequest {
+                limit: cruddur_core::domain::PageLimit::new(100).unwrap(),
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    let count = page.items.iter().filter(|m| m.text.as_str() == text).count();
+    let mut both = true;
+    for h in ["andrewbrown", "bayko"] {
+        let user = store.user_by_handle(&handle(h)).await.unwrap().unwrap();
+        let row = store.message_group(user.uuid, group).await.unwrap().unwrap();
+        both &= row.last_message.as_str() == text;
+    }
+    (count, both)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_faults_are_retried_and_the_message_is_stored_once() {
+    let s = stack().await;
+    for (i, fault) in [Fault::Throttle, Fault::ServerError, Fault::DropBefore].into_iter().enumerate() {
+        let text = format!("through {fault:?}");
+        let before = s.proxy.injected();
+        s.proxy.inject(fault, Some(2), None);
+        let (status, body) = reply(&s.app, &text).await;
+        assert_eq!(status, 200, "{fault:?}: {body}");
+        assert_eq!(s.proxy.injected() - before, 2, "{fault:?} was injected");
+        assert_eq!(
+            stored(&s.direct, &text).await,
+            (1, true),
+            "{fault:?}: stored once, both summaries updated (round {i})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_answer_to_an_applied_transaction_does_not_store_the_message_twice() {
+    let s = stack().await;
+    s.proxy.inject(Fault::DropAfter, Some(1), Some("TransactWriteItems"));
+    let (status, body) = reply(&s.app, "answer lost once").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s.proxy.injected(), 1);
+    assert_eq!(stored(&s.direct, "answer lost once").await, (1, true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn persistent_faults_answer_503_and_write_nothing() {
+    let s = stack().await;
+    for (fault, only) in [
+        (Fault::Throttle, None),
+        (Fault::ServerError, None),
+        (Fault::DropBefore, None),
+        (Fault::Throttle, Some("TransactWriteItems")),
+        (Fault::ServerError, Some("TransactWriteItems")),
+    ] {
+        let before = snapshot(&s.direct).await;
+        s.proxy.inject(fault, None, only);
+        let (status, body) = reply(&s.app, "never stored").await;
+        s.proxy.heal();
+        assert_eq!((status, body), (503, json!(["generic_503"])), "{fault:?} on {only:?}");
+        assert_eq!(snapshot(&s.direct).await, before, "{fault:?} on {only:?}: nothing written");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_database_cannot_eat_the_lambda_timeout_and_leaves_all_or_nothing() {
+    let s = stack().await;
+    // The transaction's answers take longer than the attempt timeout.
+    s.proxy.inject(Fault::Slow(Duration::from_secs(6)), None, Some("TransactWriteItems"));
+    let started = Instant::now();
+    let (status, body) = reply(&s.app, "slow write").await;
+    let elapsed = started.elapsed();
+    assert_eq!((status, body), (503, json!(["generic_503"])));
+    // template.yaml gives the function 10 s; the answer must come well before.
+    assert!(elapsed < Duration::from_secs(8), "answered after {elapsed:?}");
+    // The held requests reach the server late; the table ends whole either way.
+    s.proxy.settle().await;
+    s.proxy.heal();
+    match stored(&s.direct, "slow write").await {
+        (0, _) => {}
+        (1, true) => {}
+        other => panic!("half-written: {other:?}"),
+    }
+}

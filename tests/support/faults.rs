@@ -1,0 +1,198 @@
+//! A fault-injecting HTTP proxy between the SDK and the local DynamoDB server.
+//!
+//! Faults: throttling (400 ThrottlingException), server errors (500), a
+//! connection dropped before the request reaches the server, a connection
+//! dropped after the server applied it (the answer is lost), slow answers.
+//!
+//! It also does what real DynamoDB does and moto does not: a
+//! TransactWriteItems whose ClientRequestToken already succeeded is answered
+//! with that success again instead of being applied twice. Without this, a
+//! test that loses the answer to an applied transaction would test moto.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Throttle,
+    ServerError,
+    /// Close the connection without forwarding: nothing is applied.
+    DropBefore,
+    /// Forward, then close the connection without the answer.
+    DropAfter,
+    /// Wait this long, then forward.
+    Slow(Duration),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    fault: Option<Fault>,
+    /// How many more matching requests get the fault (None: all of them).
+    remaining: Option<usize>,
+    /// Only requests whose X-Amz-Target ends with this (e.g. "TransactWriteItems").
+    only: Option<&'static str>,
+}
+
+#[derive(Default)]
+struct State {
+    plan: Mutex<Plan>,
+    /// Answers of applied transactions, by ClientRequestToken.
+    tokens: Mutex<HashMap<String, (StatusCode, Bytes)>>,
+    /// Faults injected so far.
+    injected: Mutex<usize>,
+    /// Requests still being handled (slow ones may outlive their client).
+    in_flight: Mutex<usize>,
+}
+
+pub struct FaultProxy {
+    pub url: String,
+    state: Arc<State>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &str) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let upstream: Uri = upstream.parse().expect("upstream URL");
+        let state = Arc::new(State::default());
+        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let shared = (state.clone(), client, upstream);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| handle(shared.clone(), request));
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        FaultProxy { url, state }
+    }
+
+    /// Inject `fault` into the next `count` matching requests (None: all).
+    pub fn inject(&self, fault: Fault, count: Option<usize>, only: Option<&'static str>) {
+        *self.state.plan.lock().unwrap() = Plan { fault: Some(fault), remaining: count, only };
+    }
+
+    pub fn heal(&self) {
+        *self.state.plan.lock().unwrap() = Plan::default();
+    }
+
+    pub fn injected(&self) -> usize {
+        *self.state.injected.lock().unwrap()
+    }
+
+    /// Waits until requests the proxy still holds (slow ones) are done.
+    pub async fn settle(&self) {
+        for _ in 0..600 {
+            if *self.state.in_flight.lock().unwrap() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+type Shared = (Arc<State>, Client<HttpConnector, Full<Bytes>>, Uri);
+
+fn dynamodb_error(status: StatusCode, kind: &str) -> Response<Full<Bytes>> {
+    let body =
+        format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by the test proxy"}}"#);
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", "application/x-amz-json-1.0".parse().unwrap());
+    response.headers_mut().insert("x-amzn-errortype", kind.parse().unwrap());
+    response
+}
+
+async fn handle(
+    (state, client, upstream): Shared,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    *state.in_flight.lock().unwrap() += 1;
+    let result = handle_inner(&state, &client, &upstream, request).await;
+    *state.in_flight.lock().unwrap() -= 1;
+    result
+}
+
+async fn handle_inner(
+    state: &State,
+    client: &Client<HttpConnector, Full<Bytes>>,
+    upstream: &Uri,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let fault = {
+        let mut plan = state.plan.lock().unwrap();
+        let matches = plan.fault.is_some() && plan.only.is_none_or(|o| target.ends_with(o));
+        let active = matches && plan.remaining.is_none_or(|n| n > 0);
+        if active {
+            if let Some(n) = plan.remaining.as_mut() {
+                *n -= 1;
+            }
+            plan.fault
+        } else {
+            None
+        }
+    };
+    if fault.is_some() {
+        *state.injected.lock().unwrap() += 1;
+    }
+    let (mut parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+
+    match fault {
+        Some(Fault::Throttle) => return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "ThrottlingException")),
+        Some(Fault::ServerError) => {
+            return Ok(dynamodb_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"))
+        }
+        Some(Fault::DropBefore) => return Err(std::io::Error::other("injected: connection dropped")),
+        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Fault::DropAfter) | None => {}
+    }
+
+    // ClientRequestToken: an applied transaction is answered again, not re-applied.
+    let token = if target.ends_with("TransactWriteItems") {
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["ClientRequestToken"].as_str().map(str::to_owned))
+    } else {
+        None
+    };
+    if let Some(token) = &token {
+        if let Some((status, answer)) = state.tokens.lock().unwrap().get(token).cloned() {
+            let mut response = Response::new(Full::new(answer));
+            *response.status_mut() = status;
+            response.headers_mut().insert("content-type", "application/x-amz-json-1.0".parse().unwrap());
+            return Ok(response);
+        }
+    }
+
+    let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+    parts.uri = format!("http://{}{path}", upstream.authority().map(|a| a.as_str()).unwrap_or("")).parse().unwrap();
+    let response = match client.request(Request::from_parts(parts, Full::new(body))).await {
+        Ok(r) => r,
+        Err(e) => return Err(std::io::Error::other(e.to_string())),
+    };
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    if let (Some(token), true) = (token, parts.status.is_success()) {
+        state.tokens.lock().unwrap().insert(token, (parts.status, body.clone()));
+    }
+    if fault == Some(Fault::DropAfter) {
+        return Err(std::io::Error::other("injected: answer lost"));
+    }
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
