@@ -37,11 +37,11 @@ pub struct Waiting {
 }
 
 impl Waiting {
-    /// Hands the event over; returns when it was handed over.
-    pub fn hand(self, invocation: Invocation) -> Instant {
+    /// Hands the event over; when it was handed over, or the event back if
+    /// the process that asked is gone.
+    pub fn hand(self, invocation: Invocation) -> Result<Instant, Invocation> {
         let at = Instant::now();
-        let _ = self.reply.send(invocation);
-        at
+        self.reply.send(invocation).map(|_| at)
     }
 }
 
@@ -75,6 +75,12 @@ impl RuntimeApi {
             }
         });
         Ok(Arc::new(RuntimeApi { address, waiting: Mutex::new(waiting_rx), answers: Mutex::new(answers_rx) }))
+    }
+
+    /// Forgets requests for events from processes that have been stopped.
+    pub async fn drain(&self) {
+        let mut waiting = self.waiting.lock().await;
+        while waiting.try_recv().is_ok() {}
     }
 
     /// The next function that asks for an event.

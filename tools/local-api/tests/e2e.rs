@@ -223,3 +223,36 @@ async fn cors_lets_the_frontend_read_every_answer_and_no_other_origin() {
         .await;
     assert!(headers.get("access-control-allow-origin").is_none());
 }
+
+/// The frontend signs in with Amplify's Auth.signIn (USER_SRP_AUTH); here the
+/// same SRP exchange comes from pycognito. Its access token, and one from a
+/// refresh, reach every route.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_signed_in_as_amplify_does_reaches_every_route_and_refreshed_tokens_work() {
+    let stack = start("srp").await;
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/srp_sign_in.py");
+    let out = Command::new(python)
+        .args([script, &endpoint(), &stack.local.pool_id, &stack.local.client_id, "bayko@example.com", LOCAL_PASSWORD])
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let tokens: Vec<&str> = stdout.lines().collect();
+    assert_eq!(tokens.len(), 2, "an SRP access token and a refreshed one");
+
+    for token in tokens {
+        let (status, groups) = stack.call("GET", "/api/message_groups", Some(token), None).await;
+        assert_eq!(status, 200, "{groups}");
+        assert_eq!(groups[0]["handle"], "andrewbrown", "bayko sees the seeded conversation with andrewbrown");
+        let group = cruddur_core::seed::CONVERSATION_UUID;
+        let (status, messages) = stack.call("GET", &format!("/api/messages/{group}"), Some(token), None).await;
+        assert_eq!((status, messages.as_array().map(Vec::len)), (200, Some(20)));
+        let (status, short) = stack.call("GET", "/api/users/@andrewbrown/short", Some(token), None).await;
+        assert_eq!((status, short["display_name"].as_str()), (200, Some("Andrew Brown")));
+        let (status, sent) = stack
+            .call("POST", "/api/messages", Some(token), Some(json!({"message": "signed in with SRP", "message_group_uuid": group})))
+            .await;
+        assert_eq!((status, sent["handle"].as_str()), (200, Some("bayko")));
+    }
+}
