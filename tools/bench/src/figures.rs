@@ -180,6 +180,9 @@ impl Report {
         if let Some(scaling) = &self.scaling {
             out.push_str(&crate::scaling::markdown(scaling));
         }
+        if self.functions.is_empty() && self.scaling.is_none() {
+            out.push_str("(nothing measured)\n");
+        }
         out
     }
 }

@@ -29,14 +29,18 @@ fn own_cpu() -> Duration {
 async fn timed<F, Fut>(store: &Store, mut call: F) -> Value
 where
     F: FnMut(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = Result<(), cruddur_core::Error>>,
 {
     let (metered, meter) = store.metered();
     let (moto_before, own_before) = (moto_pid().map(cpu_time), own_cpu());
     let mut latencies = Vec::with_capacity(CALLS);
     for _ in 0..CALLS {
         let started = Instant::now();
-        call(metered.clone()).await;
+        if let Err(e) = call(metered.clone()).await {
+            // A failed call would make the figures meaningless.
+            eprintln!("error: a scaling call failed: {e}");
+            std::process::exit(1);
+        }
         latencies.push(started.elapsed());
     }
     let usage = meter.usage();
@@ -58,6 +62,8 @@ fn user(n: usize) -> UserSummary {
     }
 }
 
+/// `store` must have time budgets that fit the emulator: moto's Query reads a
+/// whole partition, seconds at 100,000 items, where DynamoDB reads one page.
 pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
     let mut results = Vec::new();
     let text = MessageText::parse("a message of a typical length, about sixty characters long..").ok()?;
@@ -100,14 +106,12 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
         store.import_group_rows(&rows).await.ok()?;
         let load_secs = load.elapsed().as_secs_f64();
         let group = first.group;
-        let messages = timed(store, |s| async move {
-            let _ = s.list_messages(a.uuid, group, PageRequest::default()).await;
-        })
-        .await;
-        let groups = timed(store, |s| async move {
-            let _ = s.list_message_groups(a.uuid, PageRequest::default()).await;
-        })
-        .await;
+        let messages =
+            timed(store, |s| async move { s.list_messages(a.uuid, group, PageRequest::default()).await.map(|_| ()) })
+                .await;
+        let groups =
+            timed(store, |s| async move { s.list_message_groups(a.uuid, PageRequest::default()).await.map(|_| ()) })
+                .await;
         results.push(
             json!({"size": size, "load_seconds": load_secs, "list_messages": messages, "list_message_groups": groups}),
         );

@@ -251,7 +251,12 @@ async fn a_user_signed_in_as_amplify_does_reaches_every_route_and_refreshed_toke
         let (status, short) = stack.call("GET", "/api/users/@andrewbrown/short", Some(token), None).await;
         assert_eq!((status, short["display_name"].as_str()), (200, Some("Andrew Brown")));
         let (status, sent) = stack
-            .call("POST", "/api/messages", Some(token), Some(json!({"message": "signed in with SRP", "message_group_uuid": group})))
+            .call(
+                "POST",
+                "/api/messages",
+                Some(token),
+                Some(json!({"message": "signed in with SRP", "message_group_uuid": group})),
+            )
             .await;
         assert_eq!((status, sent["handle"].as_str()), (200, Some("bayko")));
     }
