@@ -5,22 +5,13 @@ use std::collections::HashSet;
 
 use cruddur_core::api::{self, App};
 use cruddur_core::triggers;
-use cruddur_integration_tests::{fresh_store, item_count, post_confirmation_event, sample, sample_fixture};
+use cruddur_integration_tests::{
+    fresh_store, item_count, post_confirmation_event, post_message, sample, sample_fixture, whole_conversation,
+};
 use serde_json::{json, Value};
 
-fn post(sub: &str, body: Value) -> lambda_http::Request {
-    let ev = json!({
-        "version": "2.0", "routeKey": "POST /api/messages", "rawPath": "/api/messages", "rawQueryString": "", "headers": {},
-        "requestContext": {"accountId": "1", "apiId": "t", "requestId": "c", "routeKey": "POST /api/messages", "stage": "$default",
-            "time": "", "timeEpoch": 0, "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": null}},
-            "http": {"method": "POST", "path": "/api/messages", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"}},
-        "body": body.to_string(), "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&ev.to_string()).unwrap()
-}
-
 async fn send(app: &App, sub: &str, body: Value) -> Value {
-    let response = api::create_message(app, post(sub, body)).await.unwrap();
+    let response = api::create_message(app, post_message(sub, body)).await.unwrap();
     assert_eq!(response.status(), 200);
     serde_json::from_slice(response.body().as_ref()).unwrap()
 }
@@ -50,22 +41,7 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
         sent.push(t.await.unwrap());
     }
     let group = cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap();
-    let mut stored = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .conversation(
-                group,
-                cruddur_core::domain::PageRequest { limit: cruddur_core::domain::PageLimit::new(100).unwrap(), cursor },
-            )
-            .await
-            .unwrap();
-        stored.extend(page.items);
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let stored = whole_conversation(&store, group).await;
     let ids: HashSet<String> = stored.iter().map(|m| m.uuid.to_string()).collect();
     assert_eq!(stored.len(), 24 + 100, "every message stored, none overwritten");
     assert!(sent.iter().all(|m| ids.contains(m["uuid"].as_str().unwrap())));

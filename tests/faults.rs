@@ -9,7 +9,7 @@ use cruddur_core::api::{self, App};
 use cruddur_core::domain::GroupUuid;
 use cruddur_core::{Config, Store};
 use cruddur_integration_tests::faults::{Fault, FaultProxy};
-use cruddur_integration_tests::{endpoint, handle, sample, sample_fixture};
+use cruddur_integration_tests::{endpoint, handle, post_message, sample, sample_fixture, whole_conversation};
 use serde_json::{json, Value};
 
 struct Stack {
@@ -36,14 +36,8 @@ async fn stack() -> Stack {
 }
 
 async fn reply(app: &App, text: &str) -> (u16, Value) {
-    let ev = json!({
-        "version": "2.0", "routeKey": "POST /api/messages", "rawPath": "/api/messages", "rawQueryString": "", "headers": {},
-        "requestContext": {"accountId": "1", "apiId": "t", "requestId": "f", "routeKey": "POST /api/messages", "stage": "$default",
-            "time": "", "timeEpoch": 0, "authorizer": {"jwt": {"claims": {"sub": sample::ANDREW_SUB}, "scopes": null}},
-            "http": {"method": "POST", "path": "/api/messages", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"}},
-        "body": json!({"message": text, "message_group_uuid": sample::GROUP}).to_string(), "isBase64Encoded": false
-    });
-    let response = api::create_message(app, lambda_http::request::from_str(&ev.to_string()).unwrap()).await.unwrap();
+    let body = json!({"message": text, "message_group_uuid": sample::GROUP});
+    let response = api::create_message(app, post_message(sample::ANDREW_SUB, body)).await.unwrap();
     (response.status().as_u16(), serde_json::from_slice(response.body().as_ref()).unwrap())
 }
 
@@ -56,17 +50,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
 /// How many stored messages have `text`, and whether both members' summaries show it.
 async fn stored(store: &Store, text: &str) -> (usize, bool) {
     let group = GroupUuid::parse(sample::GROUP).unwrap();
-    let page = store
-        .conversation(
-            group,
-            cruddur_core::domain::PageRequest {
-                limit: cruddur_core::domain::PageLimit::new(100).unwrap(),
-                cursor: None,
-            },
-        )
-        .await
-        .unwrap();
-    let count = page.items.iter().filter(|m| m.text.as_str() == text).count();
+    let count = whole_conversation(store, group).await.iter().filter(|m| m.text.as_str() == text).count();
     let mut both = true;
     for h in ["andrewbrown", "bayko"] {
         let user = store.user_by_handle(&handle(h)).await.unwrap().unwrap();

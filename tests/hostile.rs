@@ -2,7 +2,7 @@
 //! that claims to be someone else, requests without usable identity.
 
 use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
-use cruddur_integration_tests::{fresh_store, item_count, sample, sample_fixture};
+use cruddur_integration_tests::{fresh_store, http_request, item_count, sample, sample_fixture};
 use serde_json::{json, Value};
 
 const LONDO_SUB: &str = cruddur_core::seed::LONDO.sample_sub;
@@ -16,24 +16,9 @@ async fn call(
     query: &str,
     body: Option<Value>,
 ) -> (u16, Value, Option<String>) {
-    let method = route.split(' ').next().unwrap();
-    let mut ev = json!({
-        "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": query, "headers": {},
-        "requestContext": {"accountId": "1", "apiId": "t", "requestId": "hostile", "routeKey": route, "stage": "$default",
-            "time": "", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"}},
-        "isBase64Encoded": false
-    });
-    if let Some(sub) = sub {
-        ev["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": sub}, "scopes": null}});
-    }
-    if !params.is_null() {
-        ev["pathParameters"] = params;
-    }
-    if let Some(body) = body {
-        ev["body"] = json!(body.to_string());
-    }
-    let response = api::dispatch(app, lambda_http::request::from_str(&ev.to_string()).unwrap()).await.unwrap();
+    let body = body.map(|b| b.to_string());
+    let request = http_request(route, path, sub, params, query, body.as_deref());
+    let response = api::dispatch(app, request).await.unwrap();
     let cursor = response.headers().get(NEXT_CURSOR_HEADER).map(|v| v.to_str().unwrap().to_owned());
     (response.status().as_u16(), serde_json::from_slice(response.body().as_ref()).unwrap(), cursor)
 }

@@ -146,3 +146,64 @@ pub async fn sample_fixture(store: &Store) {
     let options = cruddur_core::seed::SeedOptions { extra_conversations: 0, link_sample_subs: true };
     cruddur_core::seed::seed(store, Timestamp::now(), options, &|_| {}).await.expect("seed");
 }
+
+/// An API Gateway HTTP API (v2) request as Lambda hands it to a function:
+/// the event's JSON parsed by lambda_http. `sub`: the authorizer's claim
+/// (None: no authorizer context at all).
+pub fn http_request(
+    route: &str,
+    path: &str,
+    sub: Option<&str>,
+    path_params: serde_json::Value,
+    raw_query: &str,
+    body: Option<&str>,
+) -> lambda_http::Request {
+    let method = route.split(' ').next().unwrap_or("GET");
+    let mut event = serde_json::json!({
+        "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": raw_query,
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "test", "requestId": "test-request", "routeKey": route,
+            "stage": "$default", "time": "", "timeEpoch": 0,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(sub) = sub {
+        event["requestContext"]["authorizer"] = serde_json::json!({"jwt": {"claims": {"sub": sub}, "scopes": null}});
+    }
+    if !path_params.is_null() {
+        event["pathParameters"] = path_params;
+    }
+    if let Some(body) = body {
+        event["body"] = serde_json::Value::String(body.to_owned());
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway HTTP API event")
+}
+
+/// POST /api/messages from `sub` with this JSON body.
+pub fn post_message(sub: &str, body: serde_json::Value) -> lambda_http::Request {
+    http_request("POST /api/messages", "/api/messages", Some(sub), serde_json::Value::Null, "", Some(&body.to_string()))
+}
+
+/// Every message of a conversation, oldest first, page by page (no membership check).
+pub async fn whole_conversation(
+    store: &Store,
+    group: cruddur_core::domain::GroupUuid,
+) -> Vec<cruddur_core::domain::Message> {
+    use cruddur_core::domain::{PageLimit, PageRequest};
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .conversation(group, PageRequest { limit: PageLimit::new(100).expect("a valid limit"), cursor })
+            .await
+            .expect("read the conversation");
+        pages.push(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    pages.into_iter().rev().flatten().collect()
+}

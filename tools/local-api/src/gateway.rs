@@ -67,10 +67,27 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The API Gateway HTTP API (payload 2.0) event for this request.
-pub fn event(parts: &Parts, body: &[u8], route: &Route, claims: Map<String, Value>, peer: SocketAddr) -> Value {
+/// Headers API Gateway sets itself, whatever the client sent. lambda_http
+/// builds the request URL from `host` and `x-forwarded-proto` with an
+/// `unwrap()`, so passing a client's malformed Host through would panic it
+/// (found by the fuzz target).
+const GATEWAY_HEADERS: &[&str] = &["host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-for"];
+
+/// The API Gateway HTTP API (payload 2.0) event for this request; `domain` is
+/// this server's own `host:port`.
+pub fn event(
+    parts: &Parts,
+    body: &[u8],
+    route: &Route,
+    claims: Map<String, Value>,
+    peer: SocketAddr,
+    domain: &str,
+) -> Value {
     let mut headers = Map::new();
     for (name, value) in &parts.headers {
+        if GATEWAY_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         match headers.get_mut(name.as_str()) {
             // Repeated headers are joined with commas, as API Gateway does.
@@ -83,6 +100,11 @@ pub fn event(parts: &Parts, body: &[u8], route: &Route, claims: Map<String, Valu
             }
         }
     }
+    let port = domain.rsplit(':').next().unwrap_or("80");
+    headers.insert("host".into(), Value::String(domain.to_owned()));
+    headers.insert("x-forwarded-proto".into(), Value::String("http".into()));
+    headers.insert("x-forwarded-port".into(), Value::String(port.to_owned()));
+    headers.insert("x-forwarded-for".into(), Value::String(peer.ip().to_string()));
     let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let mut event = json!({
@@ -94,7 +116,7 @@ pub fn event(parts: &Parts, body: &[u8], route: &Route, claims: Map<String, Valu
         "requestContext": {
             "accountId": "local",
             "apiId": "local",
-            "domainName": parts.headers.get("host").and_then(|v| v.to_str().ok()).unwrap_or("localhost"),
+            "domainName": domain,
             "domainPrefix": "local",
             "http": {
                 "method": parts.method.as_str(),

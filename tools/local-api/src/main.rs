@@ -72,7 +72,12 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let state = Arc::new(State { app: App::from_env().await, verifier, allowed_origin: args.allow_origin });
+    let state = Arc::new(State {
+        app: App::from_env().await,
+        verifier,
+        allowed_origin: args.allow_origin,
+        domain: address.clone(),
+    });
     // Scripts and tests wait for this line.
     println!("cruddur-local-api listening on http://{address}");
     serve(listener, state, async {

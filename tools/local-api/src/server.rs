@@ -25,6 +25,8 @@ pub struct State {
     pub verifier: Verifier,
     /// The one origin CORS allows (the frontend's).
     pub allowed_origin: String,
+    /// This server's own `host:port`: the events' Host, as API Gateway's domain.
+    pub domain: String,
 }
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -108,7 +110,7 @@ async fn route(state: &State, peer: SocketAddr, request: Request<Incoming>) -> H
             )
         }
     };
-    let event = gateway::event(&parts, &body, &route, stringify_claims(&claims), peer);
+    let event = gateway::event(&parts, &body, &route, stringify_claims(&claims), peer, &state.domain);
     // Through lambda_http's own event parsing, as in Lambda.
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
