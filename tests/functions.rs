@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
 use cruddur_core::seed::CONVERSATION;
 use cruddur_core::triggers;
-use cruddur_core::Store;
-use cruddur_integration_tests::{events_dir, fresh_store, item_count, post_confirmation_event, sample, sample_fixture};
+use cruddur_integration_tests::{events_dir, fresh_store, item_count, post_confirmation_event, sample, seeded_store};
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
 use serde_json::{json, Value};
 
@@ -54,24 +53,6 @@ fn assert_error(answer: &Answer, status: u16, codes: &[&str]) {
     assert_eq!(answer.body, json!(codes), "{answer:?}");
 }
 
-/// A store with the sample fixture, plus a bayko-londo conversation that
-/// andrewbrown must not see.
-async fn fixture() -> Store {
-    let store = fresh_store().await;
-    sample_fixture(&store).await;
-    let bayko = store.user_by_handle(&cruddur_integration_tests::handle("bayko")).await.unwrap().unwrap();
-    store
-        .start_conversation(
-            &bayko,
-            &cruddur_integration_tests::handle("londo"),
-            cruddur_integration_tests::text("Londo, a word?"),
-            cruddur_integration_tests::at(120),
-        )
-        .await
-        .unwrap();
-    store
-}
-
 /// Every file in `events/`, through the real handler, on a fresh fixture.
 #[tokio::test]
 async fn every_sample_event_gets_the_contract_answer() {
@@ -85,7 +66,7 @@ async fn every_sample_event_gets_the_contract_answer() {
 
     for name in &names {
         let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
-        let store = fixture().await;
+        let store = seeded_store().await;
         let app = App::new(store.clone());
         match name.as_str() {
             "post-confirmation.json" => {
@@ -381,7 +362,7 @@ async fn an_account_without_a_profile_and_a_request_without_claims_are_refused()
 
 #[tokio::test]
 async fn list_routes_page_with_limit_and_the_next_cursor_header() {
-    let store = fixture().await;
+    let store = seeded_store().await;
     let app = App::new(store);
     let first = call(
         &app,

@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
-use cruddur_integration_tests::{fresh_store, item_count, sample, sample_fixture};
+use cruddur_integration_tests::{item_count, sample, seeded_store};
 use serde_json::{json, Value};
 
 /// A request body: none, text, or raw bytes sent base64-encoded.
@@ -291,19 +291,8 @@ fn cases(bayko_groups_cursor: &str, messages_cursor: &str) -> Vec<Case> {
 
 #[tokio::test]
 async fn every_malformed_request_gets_the_contract_answer_and_writes_nothing() {
-    let store = fresh_store().await;
-    sample_fixture(&store).await;
-    // Bayko needs a second conversation for a group-list cursor.
-    let bayko = store.user_by_handle(&cruddur_integration_tests::handle("bayko")).await.unwrap().unwrap();
-    store
-        .start_conversation(
-            &bayko,
-            &cruddur_integration_tests::handle("londo"),
-            cruddur_integration_tests::text("hi"),
-            cruddur_integration_tests::at(1),
-        )
-        .await
-        .unwrap();
+    // Bayko has two conversations: a group-list cursor exists.
+    let store = seeded_store().await;
     let app = App::new(store.clone());
     let (groups_cursor, messages_cursor) = cursors(&app).await;
     assert!(!groups_cursor.is_empty());

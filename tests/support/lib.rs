@@ -207,3 +207,14 @@ pub async fn whole_conversation(
     }
     pages.into_iter().rev().flatten().collect()
 }
+
+/// A fresh table with the sample fixture, plus a bayko-londo conversation
+/// that andrewbrown is not part of (and that gives bayko a second page of
+/// conversations).
+pub async fn seeded_store() -> Store {
+    let store = fresh_store().await;
+    sample_fixture(&store).await;
+    let bayko = store.user_by_handle(&handle("bayko")).await.expect("read").expect("bayko is seeded");
+    store.start_conversation(&bayko, &handle("londo"), text("Londo, a word?"), at(120)).await.expect("conversation");
+    store
+}
