@@ -364,50 +364,35 @@ async fn an_account_without_a_profile_and_a_request_without_claims_are_refused()
 async fn list_routes_page_with_limit_and_the_next_cursor_header() {
     let store = seeded_store().await;
     let app = App::new(store);
-    let first = call(
-        &app,
-        &event(
+    let messages = |query: Value| {
+        event(
             "GET /api/messages/{message_group_uuid}",
             &format!("/api/messages/{}", sample::GROUP),
             Some(sample::ANDREW_SUB),
             json!({"message_group_uuid": sample::GROUP}),
-            json!({"limit": "1"}),
+            query,
             None,
-        ),
-    )
-    .await;
+        )
+    };
+    let first = call(&app, &messages(json!({"limit": "1"}))).await;
     assert_eq!(first.status, 200);
     assert_eq!(first.body.as_array().unwrap().len(), 1);
     assert_eq!(first.body[0]["message"], CONVERSATION[CONVERSATION.len() - 1].1, "the latest message first");
     let cursor = first.next_cursor.expect("more messages exist");
-    let second = call(
-        &app,
-        &event(
-            "GET /api/messages/{message_group_uuid}",
-            &format!("/api/messages/{}", sample::GROUP),
-            Some(sample::ANDREW_SUB),
-            json!({"message_group_uuid": sample::GROUP}),
-            json!({"limit": "1", "cursor": cursor}),
-            None,
-        ),
-    )
-    .await;
+    let second = call(&app, &messages(json!({"limit": "1", "cursor": cursor}))).await;
     assert_eq!(second.status, 200);
     assert_eq!(second.body[0]["message"], CONVERSATION[CONVERSATION.len() - 2].1, "then the one before");
     assert!(second.next_cursor.is_some());
     // The same cursor, used by bayko for their group list: refused.
-    let foreign = call(
-        &app,
-        &event(
-            "GET /api/message_groups",
-            "/api/message_groups",
-            Some(sample::BAYKO_SUB),
-            Value::Null,
-            json!({"cursor": cursor}),
-            None,
-        ),
-    )
-    .await;
+    let bayko_groups = event(
+        "GET /api/message_groups",
+        "/api/message_groups",
+        Some(sample::BAYKO_SUB),
+        Value::Null,
+        json!({"cursor": cursor}),
+        None,
+    );
+    let foreign = call(&app, &bayko_groups).await;
     assert_error(&foreign, 400, &["invalid_cursor"]);
 }
 

@@ -7,6 +7,7 @@ mod figures;
 mod proxy;
 mod runtime_api;
 mod scaling;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -9,12 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 
 #[derive(Default)]
@@ -42,18 +40,7 @@ pub async fn start(upstream: &str) -> std::io::Result<Proxy> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let shared = (counts.clone(), client, upstream);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| forward(shared.clone(), request));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-            });
-        }
-    });
+    crate::serve::serve(listener, (counts.clone(), client, upstream), forward);
     Ok(Proxy { address, counts })
 }
 

@@ -9,10 +9,7 @@ use std::time::Instant;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -63,17 +60,7 @@ impl RuntimeApi {
         let (waiting_tx, waiting_rx) = mpsc::channel(4);
         let (answers_tx, answers_rx) = mpsc::channel(4);
         let shared = Arc::new(Shared { waiting: waiting_tx, answers: answers_tx });
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(shared.clone(), request));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        crate::serve::serve(listener, shared, handle);
         Ok(Arc::new(RuntimeApi { address, waiting: Mutex::new(waiting_rx), answers: Mutex::new(answers_rx) }))
     }
 
