@@ -1,7 +1,9 @@
 //! Database faults between the functions and DynamoDB (a fault-injecting
-//! proxy in front of the local server): retries succeed once faults stop;
+//! proxy in front of DynamoDB Local): retries succeed once faults stop;
 //! when they do not, the caller gets 503 and the table holds the whole
-//! message with both group rows updated, or nothing of it.
+//! message with both group rows updated, or nothing of it. Transaction
+//! conflicts (which DynamoDB Local never reports) are injected the way
+//! DynamoDB reports them.
 
 use std::time::{Duration, Instant};
 
@@ -36,7 +38,10 @@ async fn stack() -> Stack {
 }
 
 async fn reply(app: &App, text: &str) -> (u16, Value) {
-    let body = json!({"message": text, "message_group_uuid": sample::GROUP});
+    send(app, json!({"message": text, "message_group_uuid": sample::GROUP})).await
+}
+
+async fn send(app: &App, body: Value) -> (u16, Value) {
     let response = api::create_message(app, post_message(sample::ANDREW_SUB, body)).await.unwrap();
     (response.status().as_u16(), serde_json::from_slice(response.body().as_ref()).unwrap())
 }
@@ -126,4 +131,69 @@ async fn a_hung_database_cannot_eat_the_lambda_timeout_and_leaves_all_or_nothing
         (1, true) => {}
         other => panic!("half-written: {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transaction_conflicts_are_retried_with_backoff_and_the_message_is_stored_once() {
+    let s = stack().await;
+    // A reply (message + both summaries), then a new conversation (pair,
+    // both rows, message): each cancelled three times for a conflict.
+    s.proxy.inject(Fault::Conflict, Some(3), Some("TransactWriteItems"));
+    let (status, body) = reply(&s.app, "after three conflicts").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s.proxy.injected(), 3);
+    assert_eq!(stored(&s.direct, "after three conflicts").await, (1, true));
+
+    s.proxy.inject(Fault::Conflict, Some(3), Some("TransactWriteItems"));
+    let (status, body) = send(&s.app, json!({"message": "hello londo", "handle": "londo"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s.proxy.injected(), 6);
+    let group = GroupUuid::parse(body["message_group_uuid"].as_str().unwrap()).unwrap();
+    let messages = whole_conversation(&s.direct, group).await;
+    assert_eq!(messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["hello londo"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_that_keeps_conflicting_is_tried_a_bounded_number_of_times_then_503() {
+    let s = stack().await;
+    let attempts = usize::try_from(cruddur_core::store::MAX_TRANSACTION_ATTEMPTS).unwrap();
+    for (n, body) in [
+        json!({"message": "never stored", "message_group_uuid": sample::GROUP}),
+        json!({"message": "never stored", "handle": "londo"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = snapshot(&s.direct).await;
+        s.proxy.inject(Fault::Conflict, None, Some("TransactWriteItems"));
+        let started = Instant::now();
+        let (status, answer) = send(&s.app, body.clone()).await;
+        let elapsed = started.elapsed();
+        s.proxy.heal();
+        assert_eq!((status, answer), (503, json!(["generic_503"])), "{body}");
+        assert_eq!(s.proxy.injected(), attempts * (n + 1), "{body}: tried exactly {attempts} times");
+        assert_eq!(snapshot(&s.direct).await, before, "{body}: nothing written");
+        // Well inside the function's 10 s timeout, backoff included.
+        assert!(elapsed < Duration::from_secs(8), "{body}: answered after {elapsed:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_in_progress_is_retried_and_a_persistent_one_answers_503() {
+    let s = stack().await;
+    // The SDK retries it with the same ClientRequestToken.
+    s.proxy.inject(Fault::InProgress, Some(2), Some("TransactWriteItems"));
+    let (status, body) = reply(&s.app, "after two in-progress answers").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s.proxy.injected(), 2);
+    assert_eq!(stored(&s.direct, "after two in-progress answers").await, (1, true));
+
+    let before = snapshot(&s.direct).await;
+    s.proxy.inject(Fault::InProgress, None, Some("TransactWriteItems"));
+    let (status, body) = reply(&s.app, "never stored").await;
+    s.proxy.heal();
+    assert_eq!((status, body), (503, json!(["generic_503"])));
+    let sdk_attempts = usize::try_from(Config::default().max_attempts).unwrap();
+    assert_eq!(s.proxy.injected(), 2 + sdk_attempts, "the SDK's attempts, then 503");
+    assert_eq!(snapshot(&s.direct).await, before, "nothing written");
 }

@@ -437,3 +437,66 @@ async fn linking_a_seeded_profile_to_cognito_is_idempotent_and_exclusive() {
     assert!(matches!(err, Error::UserNotFound), "{err:?}");
     assert!(store.profile(bayko.uuid).await.unwrap().unwrap().cognito_sub.is_none());
 }
+
+/// The engine under these tests is DynamoDB's own (DynamoDB Local), not a
+/// lenient emulator: it honours ClientRequestToken as DynamoDB does (the
+/// faults tests rely on it when an applied transaction's answer is lost) and
+/// validates like DynamoDB. moto fails this test (it applies the repeated
+/// transaction twice and accepts a two-letter table name), so a switch back
+/// cannot go unnoticed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_engine_honours_client_request_tokens_and_validates_like_dynamodb() {
+    use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+    let store = fresh_store().await;
+    let key = |pk: &str| {
+        std::collections::HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk.to_owned())),
+            ("sk".to_owned(), AttributeValue::S("counter".to_owned())),
+        ])
+    };
+    let add = |pk: &str, n: &str| {
+        let update = Update::builder()
+            .table_name(store.table())
+            .set_key(Some(key(pk)))
+            .update_expression("ADD n :n")
+            .expression_attribute_values(":n", AttributeValue::N(n.to_owned()))
+            .build()
+            .unwrap();
+        TransactWriteItem::builder().update(update).build()
+    };
+    let token = uuid::Uuid::new_v4().to_string();
+    for _ in 0..2 {
+        store
+            .client()
+            .transact_write_items()
+            .transact_items(add("t", "1"))
+            .client_request_token(&token)
+            .send()
+            .await
+            .unwrap();
+    }
+    let item = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .set_key(Some(key("t")))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        item.item.and_then(|i| i.get("n").cloned()),
+        Some(AttributeValue::N("1".into())),
+        "a repeated ClientRequestToken must not apply the transaction again"
+    );
+    let mismatch =
+        store.client().transact_write_items().transact_items(add("t", "5")).client_request_token(&token).send().await;
+    let code = mismatch.map_err(|e| e.into_service_error()).err().and_then(|e| {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+        e.code().map(str::to_owned)
+    });
+    assert_eq!(code.as_deref(), Some("IdempotentParameterMismatchException"));
+
+    let short = cruddur_core::store::MESSAGES_TABLE.create(store.client(), "xy").await;
+    assert!(short.is_err(), "DynamoDB refuses table names under 3 characters");
+}

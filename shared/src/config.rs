@@ -1,8 +1,9 @@
 //! Configuration from the environment, read once per process.
 //!
 //! The endpoint, region and credentials come from the AWS SDK's standard
-//! chain: `AWS_ENDPOINT_URL` points every client at a local server (moto,
-//! DynamoDB Local), and nothing here special-cases it.
+//! chain: `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL` for every
+//! service) points the client at a local engine such as DynamoDB Local, and
+//! nothing here special-cases it.
 
 use std::time::Duration;
 
@@ -26,9 +27,11 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// Attempts per call, first included (`DDB_MAX_ATTEMPTS`, default 3).
     pub max_attempts: u32,
-    /// Talk to this endpoint instead of the one the SDK's chain finds, with
-    /// placeholder credentials and region if none are configured: for tools
-    /// aimed at a local emulator by default (`None`: the standard chain only).
+    /// Send DynamoDB requests to this endpoint instead of the one the SDK's
+    /// chain finds, with placeholder credentials and region if none are
+    /// configured: for tools aimed at a local engine by default (`None`: the
+    /// standard chain only). Other services' clients built from
+    /// [`Config::sdk_config`] are not redirected.
     pub local_endpoint: Option<String>,
 }
 
@@ -67,13 +70,12 @@ impl Config {
     }
 
     /// The AWS SDK configuration: the standard chain (env, profile, container
-    /// and instance credentials; `AWS_ENDPOINT_URL`) with this config's
-    /// timeouts and retries.
+    /// and instance credentials; `AWS_ENDPOINT_URL[_<SERVICE>]`) with this
+    /// config's timeouts and retries.
     pub async fn sdk_config(&self) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(url) = &self.local_endpoint {
-            loader = loader.endpoint_url(url);
-            // An emulator accepts any credentials; a fresh machine has none.
+        if self.local_endpoint.is_some() {
+            // A local engine accepts any credentials; a fresh machine has none.
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
                 loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                     "local",

@@ -2,14 +2,15 @@
 //!
 //! Faults: throttling (400 ThrottlingException), server errors (500), a
 //! connection dropped before the request reaches the server, a connection
-//! dropped after the server applied it (the answer is lost), slow answers.
+//! dropped after the server applied it (the answer is lost), slow answers,
+//! and the two answers DynamoDB gives concurrent transactions, which DynamoDB
+//! Local never gives (it applies transactions one at a time): a
+//! TransactWriteItems cancelled for `TransactionConflict`, and
+//! `TransactionInProgressException`.
 //!
-//! It also does what real DynamoDB does and moto does not: a
-//! TransactWriteItems whose ClientRequestToken already succeeded is answered
-//! with that success again instead of being applied twice. Without this, a
-//! test that loses the answer to an applied transaction would test moto.
+//! A retried TransactWriteItems whose ClientRequestToken already succeeded is
+//! answered by the engine itself, as DynamoDB does: the proxy only forwards.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,13 @@ pub enum Fault {
     DropAfter,
     /// Wait this long, then forward.
     Slow(Duration),
+    /// Cancel a TransactWriteItems as DynamoDB does when another transaction
+    /// holds one of its items: `TransactionCanceledException`, the last item
+    /// `TransactionConflict`, the others `None`. Nothing is applied.
+    Conflict,
+    /// `TransactionInProgressException`: a transaction with this
+    /// ClientRequestToken is still being applied. Nothing is applied.
+    InProgress,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,8 +55,6 @@ struct Plan {
 #[derive(Default)]
 struct State {
     plan: Mutex<Plan>,
-    /// Answers of applied transactions, by ClientRequestToken.
-    tokens: Mutex<HashMap<String, (StatusCode, Bytes)>>,
     /// Faults injected so far.
     injected: Mutex<usize>,
     /// Requests still being handled (slow ones may outlive their client).
@@ -110,6 +116,31 @@ type Shared = (Arc<State>, Client<HttpConnector, Full<Bytes>>, Uri);
 fn dynamodb_error(status: StatusCode, kind: &str) -> Response<Full<Bytes>> {
     let body =
         format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by the test proxy"}}"#);
+    dynamodb_answer(status, kind, body)
+}
+
+/// DynamoDB's answer to a transaction of `items` items cancelled because the
+/// last one conflicts with another transaction.
+fn conflict(items: usize) -> Response<Full<Bytes>> {
+    let kind = "TransactionCanceledException";
+    let codes: Vec<&str> =
+        (0..items.max(1)).map(|i| if i + 1 == items.max(1) { "TransactionConflict" } else { "None" }).collect();
+    let reasons: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|code| match *code {
+            "None" => serde_json::json!({"Code": "None"}),
+            _ => serde_json::json!({"Code": code, "Message": "Transaction is ongoing for the item"}),
+        })
+        .collect();
+    let body = serde_json::json!({
+        "__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"),
+        "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+        "CancellationReasons": reasons,
+    });
+    dynamodb_answer(StatusCode::BAD_REQUEST, kind, body.to_string())
+}
+
+fn dynamodb_answer(status: StatusCode, kind: &str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert("content-type", "application/x-amz-json-1.0".parse().unwrap());
@@ -160,24 +191,17 @@ async fn handle_inner(
         }
         Some(Fault::DropBefore) => return Err(std::io::Error::other("injected: connection dropped")),
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        Some(Fault::DropAfter) | None => {}
-    }
-
-    // ClientRequestToken: an applied transaction is answered again, not re-applied.
-    let token = if target.ends_with("TransactWriteItems") {
-        serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["ClientRequestToken"].as_str().map(str::to_owned))
-    } else {
-        None
-    };
-    if let Some(token) = &token {
-        if let Some((status, answer)) = state.tokens.lock().unwrap().get(token).cloned() {
-            let mut response = Response::new(Full::new(answer));
-            *response.status_mut() = status;
-            response.headers_mut().insert("content-type", "application/x-amz-json-1.0".parse().unwrap());
-            return Ok(response);
+        Some(Fault::Conflict) => {
+            let items = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
+                .unwrap_or(1);
+            return Ok(conflict(items));
         }
+        Some(Fault::InProgress) => {
+            return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "TransactionInProgressException"))
+        }
+        Some(Fault::DropAfter) | None => {}
     }
 
     let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
@@ -188,9 +212,6 @@ async fn handle_inner(
     };
     let (parts, body) = response.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    if let (Some(token), true) = (token, parts.status.is_success()) {
-        state.tokens.lock().unwrap().insert(token, (parts.status, body.clone()));
-    }
     if fault == Some(Fault::DropAfter) {
         return Err(std::io::Error::other("injected: answer lost"));
     }

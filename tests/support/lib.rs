@@ -1,9 +1,10 @@
 //! Helpers for the integration tests: every test gets its own freshly created
-//! table on the DynamoDB-compatible server that `AWS_ENDPOINT_URL` names
-//! (scripts/test starts moto and sets it).
+//! table on the DynamoDB engine that `AWS_ENDPOINT_URL_DYNAMODB` names
+//! (scripts/test starts Amazon's DynamoDB Local and sets it; moto serves
+//! Cognito at `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`).
 //!
-//! There is deliberately no fallback: without `AWS_ENDPOINT_URL` the tests
-//! fail with the fix, they never skip, and they never touch real AWS.
+//! There is deliberately no fallback: without the endpoints the tests fail
+//! with the fix, they never skip, and they never touch real AWS.
 
 pub mod faults;
 
@@ -13,16 +14,30 @@ use cruddur_core::domain::{DisplayName, Email, Handle, NewProfile, Timestamp, Us
 use cruddur_core::store::MESSAGES_TABLE;
 use cruddur_core::{Config, Store};
 
-/// The endpoint of the local server, or a failure that says how to get one.
-pub fn endpoint() -> String {
-    match std::env::var("AWS_ENDPOINT_URL") {
+fn required_url(name: &str, what: &str) -> String {
+    match std::env::var(name) {
         Ok(url) if !url.trim().is_empty() => url,
         _ => panic!(
-            "the integration tests need a DynamoDB-compatible server and AWS_ENDPOINT_URL is not set.\n\
-             fix: run `scripts/test` (it installs and starts one), or start one yourself and export \
-             AWS_ENDPOINT_URL=http://127.0.0.1:<port>"
+            "the integration tests need {what} and {name} is not set.\n\
+             fix: run `scripts/test` (it installs and starts DynamoDB Local and moto's Cognito), or start \
+             them yourself and export {name}=http://127.0.0.1:<port>"
         ),
     }
+}
+
+/// The endpoint of the local DynamoDB engine, or a failure that says how to get one.
+pub fn endpoint() -> String {
+    required_url("AWS_ENDPOINT_URL_DYNAMODB", "a local DynamoDB engine (DynamoDB Local)")
+}
+
+/// The endpoint of the local Cognito (moto), or a failure that says how to get one.
+pub fn cognito_endpoint() -> String {
+    required_url("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "a local Cognito (moto)")
+}
+
+/// The environment a spawned tool needs to find both local engines.
+pub fn engine_env() -> [(&'static str, String); 2] {
+    [("AWS_ENDPOINT_URL_DYNAMODB", endpoint()), ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", cognito_endpoint())]
 }
 
 /// A store on a new, empty table with the production table definition.
@@ -35,8 +50,8 @@ pub async fn fresh_store() -> Store {
         COUNTER.fetch_add(1, Ordering::Relaxed),
         uuid::Uuid::new_v4().simple()
     );
-    // Generous budgets: the emulator serialises requests, and concurrency
-    // tests queue dozens of them.
+    // Generous budgets: concurrency tests queue dozens of requests on a
+    // 2-core machine that also runs the engine.
     let config = Config {
         table: table.clone(),
         operation_timeout: std::time::Duration::from_secs(30),

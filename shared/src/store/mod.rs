@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 /// How often a transaction is tried when DynamoDB reports a conflict with a
 /// concurrent transaction or throttles it, or when a concurrent newer message
 /// changes what it must write.
-const MAX_TRANSACTION_ATTEMPTS: u32 = 8;
+pub const MAX_TRANSACTION_ATTEMPTS: u32 = 8;
 
 /// The messaging table, through one DynamoDB client.
 ///
@@ -96,7 +96,11 @@ impl Store {
     /// A store for the table and endpoint the environment names (see [`Config`]).
     pub async fn from_config(config: &Config) -> Self {
         let sdk = config.sdk_config().await;
-        Store::new(Client::new(&sdk), config.table.as_str())
+        let mut client = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        if let Some(url) = &config.local_endpoint {
+            client = client.endpoint_url(url);
+        }
+        Store::new(Client::from_conf(client.build()), config.table.as_str())
     }
 
     pub fn client(&self) -> &Client {

@@ -21,7 +21,10 @@ import uuid
 import boto3
 
 TABLE = os.environ.get("DDB_MESSAGE_TABLE", "cruddur-messages")
-client = boto3.client("dynamodb", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+client = boto3.client(
+    "dynamodb",
+    endpoint_url=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None,
+)
 
 
 def _json(status, body):

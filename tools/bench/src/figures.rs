@@ -19,6 +19,9 @@ pub struct Figures {
     /// The function process's own CPU time per warm call (user + system),
     /// which excludes the emulator's and this harness's time.
     pub cpu_per_call: Duration,
+    /// The DynamoDB engine's CPU time per warm call (DynamoDB Local's
+    /// process), when its pid is known: where the rest of the time goes.
+    pub engine_cpu_per_call: Option<Duration>,
     pub peak_rss_kb: u64,
     pub artifact_bytes: u64,
     pub requests_per_call: f64,
@@ -65,6 +68,7 @@ impl Figures {
                         "min": ms(sorted(&self.warm).first().copied().unwrap_or_default()),
                         "max": ms(sorted(&self.warm).last().copied().unwrap_or_default()), "n": self.warm.len()},
             "cpu_per_call_us": self.cpu_per_call.as_secs_f64() * 1e6,
+            "engine_cpu_per_call_us": self.engine_cpu_per_call.map(|d| d.as_secs_f64() * 1e6),
             "peak_rss_mb": self.peak_rss_kb as f64 / 1024.0,
             "artifact_bytes": self.artifact_bytes,
             "requests_per_call": self.requests_per_call,
@@ -81,6 +85,7 @@ type FigureFn = Box<dyn Fn(&Figures) -> (f64, String)>;
 pub struct Report {
     pub functions: BTreeMap<&'static str, BTreeMap<String, Figures>>,
     pub scaling: Option<Value>,
+    pub capacity: Option<Value>,
 }
 
 impl Report {
@@ -96,7 +101,7 @@ impl Report {
                 ((*f).to_owned(), Value::Object(by.iter().map(|(r, fig)| (r.clone(), fig.json())).collect()))
             })
             .collect();
-        json!({"functions": functions, "scaling": self.scaling})
+        json!({"functions": functions, "scaling": self.scaling, "capacity": self.capacity})
     }
 
     pub fn markdown(&self) -> String {
@@ -142,6 +147,13 @@ impl Report {
                     }),
                 ),
                 (
+                    "DynamoDB Local CPU per warm call, µs",
+                    Box::new(|f| match f.engine_cpu_per_call {
+                        Some(d) => (d.as_secs_f64() * 1e6, format!("{:.0}", d.as_secs_f64() * 1e6)),
+                        None => (0.0, "-".into()),
+                    }),
+                ),
+                (
                     "peak RSS, MB",
                     Box::new(|f| {
                         let v = f.peak_rss_kb as f64 / 1024.0;
@@ -176,6 +188,9 @@ impl Report {
                 };
                 out.push_str(&format!("| {function} | {name} | {rs} | {ps} | {ratio} |\n"));
             }
+        }
+        if let Some(capacity) = &self.capacity {
+            out.push_str(&crate::capacity::markdown(capacity));
         }
         if let Some(scaling) = &self.scaling {
             out.push_str(&crate::scaling::markdown(scaling));

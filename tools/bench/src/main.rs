@@ -3,6 +3,7 @@
 //! side in one run, on the same table behind the same local DynamoDB server.
 //! Reports; never asserts timings. See `scripts/bench`.
 
+mod capacity;
 mod figures;
 mod proxy;
 mod runtime_api;
@@ -80,8 +81,11 @@ fn fail(message: String) -> ! {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-        fail("AWS_ENDPOINT_URL must name the local DynamoDB server (scripts/bench starts one)".into())
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        fail(
+            "AWS_ENDPOINT_URL_DYNAMODB must name the local DynamoDB engine (scripts/bench starts DynamoDB Local)"
+                .into(),
+        )
     });
     let table = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let config = Config { table: table.clone(), local_endpoint: Some(endpoint.clone()), ..Config::default() };
@@ -110,8 +114,12 @@ async fn main() {
             report.add(function.name, *runtime, figures);
         }
     }
+    if !args.scaling_only {
+        eprintln!("measuring capacity units per operation");
+        report.capacity = Some(capacity::run(&store).await);
+    }
     if !args.scaling.is_empty() {
-        // moto's Query costs seconds at 100,000 items: give it time.
+        // Seeding 100,000 items queues many writes: give the engine time.
         let patient = Config {
             operation_timeout: Duration::from_secs(120),
             attempt_timeout: Duration::from_secs(60),
@@ -143,7 +151,8 @@ fn spawn(env: &Env, function: &Function, runtime: Runtime) -> Child {
     };
     command
         .env("AWS_LAMBDA_RUNTIME_API", &env.runtime_api)
-        .env("AWS_ENDPOINT_URL", &env.endpoint)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &env.endpoint)
         .env("DDB_MESSAGE_TABLE", &env.table)
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
@@ -225,6 +234,8 @@ async fn measure(
     }
     counts.take();
     let cpu_before = figures::cpu_time(child.id());
+    let engine = std::env::var("DYNAMODB_LOCAL_PID").ok().and_then(|p| p.parse::<u32>().ok());
+    let engine_before = engine.map(figures::cpu_time);
     for i in 0..args.invocations {
         let (latency, _) = invoke(api, event, 2_000_000 + i).await;
         figures.warm.push(latency);
@@ -233,6 +244,8 @@ async fn measure(
     tokio::time::sleep(Duration::from_millis(50)).await;
     let cpu_after = figures::cpu_time(child.id());
     figures.cpu_per_call = (cpu_after - cpu_before) / args.invocations as u32;
+    figures.engine_cpu_per_call =
+        engine.zip(engine_before).map(|(pid, before)| (figures::cpu_time(pid) - before) / args.invocations as u32);
     let requests = counts.take();
     figures.requests_per_call = requests.values().sum::<u64>() as f64 / args.invocations as f64;
     figures.request_kinds = requests.keys().cloned().collect();

@@ -2,7 +2,7 @@
 //! list-message-groups, in process (the functions' own code), with 10 ... N
 //! messages in one conversation and N conversations for one user: latency,
 //! the read capacity DynamoDB reports, and how the time splits between this
-//! code and the emulator (moto's CPU time, from /proc, when LOCAL_AWS_PID is set).
+//! code and the engine (DynamoDB Local's CPU time, from /proc, when DYNAMODB_LOCAL_PID is set).
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,8 @@ use crate::figures::{cpu_time, percentile};
 
 const CALLS: usize = 20;
 
-fn moto_pid() -> Option<u32> {
-    std::env::var("LOCAL_AWS_PID").ok()?.parse().ok()
+fn engine_pid() -> Option<u32> {
+    std::env::var("DYNAMODB_LOCAL_PID").ok()?.parse().ok()
 }
 
 fn own_cpu() -> Duration {
@@ -32,7 +32,7 @@ where
     Fut: std::future::Future<Output = Result<(), cruddur_core::Error>>,
 {
     let (metered, meter) = store.metered();
-    let (moto_before, own_before) = (moto_pid().map(cpu_time), own_cpu());
+    let (engine_before, own_before) = (engine_pid().map(cpu_time), own_cpu());
     let mut latencies = Vec::with_capacity(CALLS);
     for _ in 0..CALLS {
         let started = Instant::now();
@@ -50,7 +50,7 @@ where
         "read_units_per_call": usage.read_units / CALLS as f64,
         "requests_per_call": usage.requests as f64 / CALLS as f64,
         "this_code_cpu_ms_per_call": per(own_cpu() - own_before),
-        "moto_cpu_ms_per_call": moto_before.zip(moto_pid().map(cpu_time)).map(|(b, a)| per(a - b)),
+        "engine_cpu_ms_per_call": engine_before.zip(engine_pid().map(cpu_time)).map(|(b, a)| per(a - b)),
     })
 }
 
@@ -62,8 +62,8 @@ fn user(n: usize) -> UserSummary {
     }
 }
 
-/// `store` must have time budgets that fit the emulator: moto's Query reads a
-/// whole partition, seconds at 100,000 items, where DynamoDB reads one page.
+/// `store` must have time budgets that fit seeding 100,000 items into a local
+/// engine on a small machine.
 pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
     let mut results = Vec::new();
     let text = MessageText::parse("a message of a typical length, about sixty characters long..").ok()?;
@@ -121,14 +121,14 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
 
 pub fn markdown(scaling: &Value) -> String {
     let mut out = String::from(
-        "\n| history size | route | p50 ms (in process) | read units per page | requests per page | this code CPU ms | moto CPU ms |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n",
+        "\n| history size | route | p50 ms (in process) | read units per page | requests per page | this code CPU ms | engine CPU ms |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for row in scaling.as_array().into_iter().flatten() {
         for route in ["list_messages", "list_message_groups"] {
             let r = &row[route];
-            let moto = r["moto_cpu_ms_per_call"].as_f64().map(|v| format!("{v:.2}")).unwrap_or("-".into());
+            let engine = r["engine_cpu_ms_per_call"].as_f64().map(|v| format!("{v:.2}")).unwrap_or("-".into());
             out.push_str(&format!(
-                "| {} | {route} | {:.2} | {} | {} | {:.2} | {moto} |\n",
+                "| {} | {route} | {:.2} | {} | {} | {:.2} | {engine} |\n",
                 row["size"],
                 r["p50_ms"].as_f64().unwrap_or(0.0),
                 r["read_units_per_call"],

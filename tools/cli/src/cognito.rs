@@ -2,7 +2,6 @@
 
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::types::UserType;
-use aws_sdk_cognitoidentityprovider::Client;
 use clap::Subcommand;
 use cruddur_core::domain::{CognitoSub, Handle};
 use cruddur_core::store::LinkOutcome;
@@ -38,7 +37,7 @@ fn attribute(user: &UserType, name: &str) -> Option<String> {
 }
 
 async fn pool_users(target: &Target, pool: &str) -> Result<Vec<PoolUser>, Failure> {
-    let client = Client::new(&target.config.sdk_config().await);
+    let client = target.cognito().await;
     let mut users = Vec::new();
     let mut pages = client.list_users().user_pool_id(pool).into_paginator().items().send();
     while let Some(user) = pages.next().await {

@@ -1,4 +1,5 @@
-//! The local stack's set-up against the emulator (moto): the table, a user
+//! The local stack's set-up against the local engines (DynamoDB Local and
+//! moto's Cognito): the table, a user
 //! pool and app client shaped like template.yaml's, the seed users in that
 //! pool with profiles made through the PostConfirmation path, and the seeded
 //! conversation. Every step is idempotent. Also: signing a user in.
@@ -28,6 +29,18 @@ pub struct LocalStack {
     pub client_id: String,
     /// (handle, email, Cognito sub) of each seed user.
     pub users: Vec<(String, String, String)>,
+}
+
+/// A Cognito client: at `endpoint` when given (a local Cognito), else where
+/// the SDK's chain says (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`,
+/// `AWS_ENDPOINT_URL`, or AWS).
+pub async fn cognito_client(config: &cruddur_core::Config, endpoint: Option<&str>) -> Client {
+    let sdk = config.sdk_config().await;
+    let mut builder = aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk);
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    Client::from_conf(builder.build())
 }
 
 fn aws<E: std::error::Error + 'static>(what: &str) -> impl FnOnce(E) -> String + '_ {

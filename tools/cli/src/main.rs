@@ -1,8 +1,10 @@
 //! `cruddur`: the operator command. Replaces the original project's table,
 //! seed, scan, access-pattern and Cognito scripts, on top of the core crate.
 //!
-//! Targets the local server by default (`AWS_ENDPOINT_URL`, else
-//! `http://localhost:8000`); `--prod` uses the normal AWS configuration with
+//! Targets the local engines by default (DynamoDB: `AWS_ENDPOINT_URL_DYNAMODB`,
+//! else `AWS_ENDPOINT_URL`, else `http://localhost:8000`; Cognito:
+//! `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`, else `AWS_ENDPOINT_URL`, else
+//! `http://localhost:9229`); `--prod` uses the normal AWS configuration with
 //! no endpoint override. Destructive commands say what they touch, and refuse
 //! to touch AWS without `--yes`.
 
@@ -125,8 +127,16 @@ impl Failure {
 /// Where commands go.
 pub struct Target {
     pub prod: bool,
+    /// The local DynamoDB (None: AWS).
     pub endpoint: Option<String>,
+    /// The local Cognito (None: AWS).
+    pub cognito_endpoint: Option<String>,
     pub config: Config,
+}
+
+/// The first of these variables that is set and not blank.
+fn env_url(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| std::env::var(name).ok().filter(|u| !u.trim().is_empty()))
 }
 
 impl Target {
@@ -135,23 +145,34 @@ impl Target {
         if let Some(table) = table {
             config.table = table;
         }
-        let endpoint = if prod {
+        let (endpoint, cognito_endpoint) = if prod {
             // --prod means AWS itself: drop any endpoint override the
             // environment carries before the SDK reads it.
             for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] {
                 std::env::remove_var(var);
             }
-            None
+            (None, None)
         } else {
-            Some(
-                std::env::var("AWS_ENDPOINT_URL")
-                    .ok()
-                    .filter(|u| !u.trim().is_empty())
-                    .unwrap_or_else(|| "http://localhost:8000".to_owned()),
+            // The local engines scripts/dev starts: DynamoDB Local on 8000,
+            // moto's Cognito on 9229, unless the environment names others.
+            (
+                Some(
+                    env_url(&["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"])
+                        .unwrap_or_else(|| "http://localhost:8000".to_owned()),
+                ),
+                Some(
+                    env_url(&["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"])
+                        .unwrap_or_else(|| "http://localhost:9229".to_owned()),
+                ),
             )
         };
         config.local_endpoint = endpoint.clone();
-        Target { prod, endpoint, config }
+        Target { prod, endpoint, cognito_endpoint, config }
+    }
+
+    /// A Cognito client for this target.
+    pub async fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
+        cruddur_cli::dev::cognito_client(&self.config, self.cognito_endpoint.as_deref()).await
     }
 
     pub fn describe(&self) -> String {
@@ -349,7 +370,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token { who, client_id, password, id_token } => {
             let email = dev::email_of(&who)
                 .ok_or_else(|| Failure::new(format!("{who} is not a seed user's handle; give an email instead")))?;
-            let cognito = aws_sdk_cognitoidentityprovider::Client::new(&target.config.sdk_config().await);
+            let cognito = target.cognito().await;
             let client = client_id.first().map(String::as_str).unwrap_or_default();
             let tokens = dev::sign_in(&cognito, client, &email, &password).await.map_err(|cause| Failure {
                 message: format!("cannot sign {email} in on {}", target.describe()),
@@ -363,10 +384,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 async fn dev_setup(target: &Target, store: &Store, dir: &std::path::Path, api_url: &str) -> Result<(), Failure> {
-    let Some(endpoint) = target.endpoint.clone().filter(|_| !target.prod) else {
-        return Err(Failure::new("dev-setup sets up the local emulator only; it never touches AWS"));
+    let (Some(endpoint), Some(cognito_endpoint), false) =
+        (target.endpoint.clone(), target.cognito_endpoint.clone(), target.prod)
+    else {
+        return Err(Failure::new("dev-setup sets up the local engines only; it never touches AWS"));
     };
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&target.config.sdk_config().await);
+    let cognito = target.cognito().await;
     let stack = dev::setup(&cognito, store, Timestamp::now()).await.map_err(|cause| Failure {
         message: format!("cannot set up {}", target.describe()),
         cause: Some(cause),
@@ -375,13 +398,15 @@ async fn dev_setup(target: &Target, store: &Store, dir: &std::path::Path, api_ur
     let region = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()).unwrap_or_else(|| "us-east-1".into());
     let table = store.table();
     let dev_env = format!(
-        "AWS_ENDPOINT_URL={endpoint}\nAWS_REGION={region}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n\
+        "AWS_ENDPOINT_URL_DYNAMODB={endpoint}\nAWS_ENDPOINT_URL_DYNAMODB_STREAMS={endpoint}\n\
+         AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER={cognito_endpoint}\n\
+         AWS_REGION={region}\nAWS_ACCESS_KEY_ID=local\nAWS_SECRET_ACCESS_KEY=local\n\
          DDB_MESSAGE_TABLE={table}\nCRUDDUR_USER_POOL_ID={}\nCRUDDUR_CLIENT_ID={}\n",
         stack.pool_id, stack.client_id
     );
     let frontend_env = format!(
         "REACT_APP_BACKEND_URL={api_url}\nREACT_APP_AWS_PROJECT_REGION={region}\nREACT_APP_AWS_COGNITO_REGION={region}\n\
-         REACT_APP_AWS_USER_POOLS_ID={}\nREACT_APP_CLIENT_ID={}\nREACT_APP_AWS_COGNITO_ENDPOINT={endpoint}\n",
+         REACT_APP_AWS_USER_POOLS_ID={}\nREACT_APP_CLIENT_ID={}\nREACT_APP_AWS_COGNITO_ENDPOINT={cognito_endpoint}\n",
         stack.pool_id, stack.client_id
     );
     let write = |name: &str, text: &str| {

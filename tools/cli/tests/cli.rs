@@ -1,5 +1,5 @@
 //! The `cruddur` binary, run as a user runs it (a spawned process, its exit
-//! code and output) against the local server, moto's Cognito included.
+//! code and output) against the local engines: DynamoDB Local and moto's Cognito.
 
 use std::process::{Command, Output};
 
@@ -7,7 +7,7 @@ use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use cruddur_core::domain::{CognitoSub, Handle};
 use cruddur_core::seed::{CONVERSATION, CONVERSATION_UUID};
 use cruddur_core::{Config, Store};
-use cruddur_integration_tests::endpoint;
+use cruddur_integration_tests::{cognito_endpoint, endpoint, engine_env};
 
 fn table_name() -> String {
     format!("cli-{}", uuid::Uuid::new_v4().simple())
@@ -17,7 +17,7 @@ fn cruddur(table: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cruddur"))
         .args(["--table", table])
         .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint())
+        .envs(engine_env())
         .output()
         .expect("the cruddur binary runs")
 }
@@ -108,7 +108,7 @@ async fn sync_users_links_seeded_profiles_to_cognito_users_and_is_a_no_op_the_se
     ok(&table, &["seed"]);
 
     let config = Config { local_endpoint: Some(endpoint()), ..Config::default() };
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config.sdk_config().await);
+    let cognito = cruddur_cli::dev::cognito_client(&config, Some(&cognito_endpoint())).await;
     let pool = cognito.create_user_pool().pool_name(&table).send().await.unwrap();
     let pool_id = pool.user_pool.and_then(|p| p.id).unwrap();
     for (email, handle) in

@@ -32,8 +32,9 @@ struct Args {
     /// The pool's region [default: $AWS_REGION, else us-east-1].
     #[arg(long)]
     region: Option<String>,
-    /// Where the signing keys are [default: the local emulator's JWKS when
-    /// AWS_ENDPOINT_URL is set, else the pool's public JWKS on AWS].
+    /// Where the signing keys are [default: the local Cognito's JWKS when
+    /// AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER (or AWS_ENDPOINT_URL) is
+    /// set, else the pool's public JWKS on AWS].
     #[arg(long)]
     jwks_url: Option<String>,
 }
@@ -48,11 +49,12 @@ async fn main() -> std::process::ExitCode {
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "us-east-1".to_owned());
     let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{}", args.user_pool_id);
-    let jwks_url = args.jwks_url.unwrap_or_else(|| match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(endpoint) if !endpoint.trim().is_empty() => {
-            format!("{}/{}/.well-known/jwks.json", endpoint.trim_end_matches('/'), args.user_pool_id)
-        }
-        _ => format!("{issuer}/.well-known/jwks.json"),
+    let local_cognito = ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|url| !url.trim().is_empty()));
+    let jwks_url = args.jwks_url.unwrap_or_else(|| match local_cognito {
+        Some(endpoint) => format!("{}/{}/.well-known/jwks.json", endpoint.trim_end_matches('/'), args.user_pool_id),
+        None => format!("{issuer}/.well-known/jwks.json"),
     });
     let verifier = match Verifier::new(VerifierSettings { issuer, audiences: args.client_id, jwks_url }) {
         Ok(v) => v,

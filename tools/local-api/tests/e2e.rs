@@ -1,4 +1,4 @@
-//! The local stack end to end, over HTTP: moto (DynamoDB + Cognito), the
+//! The local stack end to end, over HTTP: DynamoDB Local and moto's Cognito, the
 //! set-up `scripts/dev` runs, the `cruddur-local-api` binary on a free port,
 //! and real access tokens from the emulated user pool.
 
@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use cruddur_cli::dev::{self, LocalStack, LOCAL_PASSWORD};
 use cruddur_core::domain::Timestamp;
 use cruddur_core::{Config, Store};
-use cruddur_integration_tests::endpoint;
+use cruddur_integration_tests::{cognito_endpoint, endpoint, engine_env};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -38,12 +38,12 @@ async fn start(name: &str) -> Stack {
     let table = format!("e2e-{name}-{}", uuid::Uuid::new_v4().simple());
     let config = Config { table: table.clone(), local_endpoint: Some(endpoint()), ..Config::default() };
     let store = Store::from_config(&config).await;
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config.sdk_config().await);
+    let cognito = dev::cognito_client(&config, Some(&cognito_endpoint())).await;
     let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.expect("local set-up");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-local-api"))
         .args(["--port", "0"])
-        .env("AWS_ENDPOINT_URL", endpoint())
+        .envs(engine_env())
         .env("DDB_MESSAGE_TABLE", &table)
         .env("CRUDDUR_USER_POOL_ID", &local.pool_id)
         .env("CRUDDUR_CLIENT_ID", &local.client_id)
@@ -241,7 +241,14 @@ async fn a_user_signed_in_as_amplify_does_reaches_every_route_and_refreshed_toke
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/srp_sign_in.py");
     let out = Command::new(python)
-        .args([script, &endpoint(), &stack.local.pool_id, &stack.local.client_id, "bayko@example.com", LOCAL_PASSWORD])
+        .args([
+            script,
+            &cognito_endpoint(),
+            &stack.local.pool_id,
+            &stack.local.client_id,
+            "bayko@example.com",
+            LOCAL_PASSWORD,
+        ])
         .output()
         .expect("python runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -1,0 +1,177 @@
+//! Capacity units per operation, as the engine reports them
+//! (`ReturnConsumedCapacity = TOTAL` on every request of a metered store):
+//! each route through the functions' own handlers (the sample events, with a
+//! warm caller cache as a warm function has), a message sent, a conversation
+//! started, a sign-up confirmed. And what a million of them cost at on-demand
+//! prices, beside the original design's figures.
+
+use std::future::Future;
+
+use cruddur_core::api::{self, App};
+use cruddur_core::domain::{DisplayName, Email, Handle, NewProfile, Timestamp};
+use cruddur_core::store::Usage;
+use cruddur_core::Store;
+use serde_json::{json, Value};
+
+const CALLS: u32 = 20;
+
+/// On-demand throughput prices, us-east-1, Standard table class, in force
+/// since the price reduction of 1 November 2024 (the DynamoDB pricing page,
+/// "Pricing for On-Demand Capacity"): dollars per million request units.
+pub const WRITE_PRICE_PER_MILLION: f64 = 0.625;
+pub const READ_PRICE_PER_MILLION: f64 = 0.125;
+
+fn fail(message: String) -> ! {
+    eprintln!("error: capacity run: {message}");
+    std::process::exit(1)
+}
+
+fn event(name: &str) -> Value {
+    let path = crate::root().join("events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
+    serde_json::from_str(&text).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())))
+}
+
+fn request(event: &Value) -> lambda_http::Request {
+    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| fail(format!("not an HTTP API event: {e}")))
+}
+
+/// `CALLS` calls of `call`, each on a fresh meter; the average usage.
+async fn per_call<F, Fut>(store: &Store, mut call: F) -> Usage
+where
+    F: FnMut(Store, u32) -> Fut,
+    Fut: Future<Output = u16>,
+{
+    let (metered, meter) = store.metered();
+    for i in 0..CALLS {
+        let status = call(metered.clone(), i).await;
+        if status != 200 {
+            fail(format!("a call answered {status}"));
+        }
+    }
+    let total = meter.usage();
+    Usage {
+        requests: total.requests / u64::from(CALLS),
+        read_units: total.read_units / f64::from(CALLS),
+        write_units: total.write_units / f64::from(CALLS),
+    }
+}
+
+/// `events` through the routes' handlers, after `warm` has put the caller
+/// in the cache (as in a warm function); the average usage per event.
+async fn through_handlers(store: &Store, warm: &Value, events: Vec<Value>) -> Usage {
+    let (metered, meter) = store.metered();
+    let app = App::new(metered);
+    let _ = api::dispatch(&app, request(warm)).await;
+    let before = meter.usage();
+    let calls = events.len().max(1) as u64;
+    for event in &events {
+        let response = api::dispatch(&app, request(event)).await.unwrap_or_else(|e| match e {});
+        if response.status() != 200 {
+            fail(format!("{} answered {}", event["routeKey"], response.status()));
+        }
+    }
+    let after = meter.usage();
+    Usage {
+        requests: (after.requests - before.requests) / calls,
+        read_units: (after.read_units - before.read_units) / calls as f64,
+        write_units: (after.write_units - before.write_units) / calls as f64,
+    }
+}
+
+fn row(operation: &str, usage: Usage) -> Value {
+    let cost = usage.write_units * WRITE_PRICE_PER_MILLION + usage.read_units * READ_PRICE_PER_MILLION;
+    json!({
+        "operation": operation,
+        "requests": usage.requests,
+        "read_units": usage.read_units,
+        "write_units": usage.write_units,
+        "dollars_per_million": cost,
+    })
+}
+
+/// Runs every operation on `store` (seeded with the sample fixture).
+pub async fn run(store: &Store) -> Value {
+    let mut rows = Vec::new();
+    for (operation, file) in [
+        ("GET /api/message_groups (one page)", "list-message-groups.json"),
+        ("GET /api/messages/{uuid} (one page of 20)", "list-messages.json"),
+        ("GET /api/users/@{handle}/short", "users-short.json"),
+        ("POST /api/messages, a reply", "create-message-reply.json"),
+    ] {
+        let event = event(file);
+        let events = vec![event.clone(); CALLS as usize];
+        rows.push(row(operation, through_handlers(store, &event, events).await));
+    }
+
+    // A conversation started: a new recipient each time.
+    let now = Timestamp::now();
+    let mut handles = Vec::new();
+    for i in 0..CALLS {
+        let handle = format!("cap{}x{i}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let new = NewProfile {
+            handle: Handle::parse(&handle).unwrap_or_else(|e| fail(format!("{handle}: {e}"))),
+            display_name: DisplayName::parse("Capacity Probe").unwrap_or_else(|e| fail(e.to_string())),
+            email: Email::parse(&format!("{handle}@example.com")).unwrap_or_else(|e| fail(e.to_string())),
+            cognito_sub: None,
+        };
+        store.create_profile(new, now).await.unwrap_or_else(|e| fail(e.to_string()));
+        handles.push(handle);
+    }
+    let template = event("create-message-new.json");
+    let events = handles
+        .iter()
+        .map(|handle| {
+            let mut e = template.clone();
+            e["body"] = Value::String(json!({"message": "a new conversation", "handle": handle}).to_string());
+            e
+        })
+        .collect();
+    let started = through_handlers(store, &event("list-message-groups.json"), events).await;
+    rows.push(row("POST /api/messages, starting a conversation", started));
+
+    // PostConfirmation: a new account's profile, handle claim and link.
+    let template = event("post-confirmation.json");
+    let confirmed = per_call(store, |metered, i| {
+        let mut e = template.clone();
+        let sub = uuid::Uuid::new_v4().to_string();
+        let handle = format!("new{}x{i}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let attributes = &mut e["request"]["userAttributes"];
+        attributes["sub"] = json!(sub);
+        attributes["preferred_username"] = json!(handle);
+        attributes["email"] = json!(format!("{handle}@example.com"));
+        e["userName"] = json!(sub);
+        async move {
+            let event = serde_json::from_value(e).unwrap_or_else(|e| fail(format!("post-confirmation event: {e}")));
+            match cruddur_core::triggers::post_confirmation(&metered, event).await {
+                Ok(_) => 200,
+                Err(e) => fail(format!("post confirmation: {e}")),
+            }
+        }
+    })
+    .await;
+    rows.push(row("Cognito PostConfirmation (a sign-up)", confirmed));
+    json!({
+        "calls_per_operation": CALLS,
+        "write_price_per_million": WRITE_PRICE_PER_MILLION,
+        "read_price_per_million": READ_PRICE_PER_MILLION,
+        "rows": rows,
+    })
+}
+
+pub fn markdown(capacity: &Value) -> String {
+    let mut out = String::from(
+        "\n| operation | requests | read units | write units | $ per million |\n| --- | ---: | ---: | ---: | ---: |\n",
+    );
+    for r in capacity["rows"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} | {:.3} |\n",
+            r["operation"].as_str().unwrap_or("?"),
+            r["requests"],
+            r["read_units"].as_f64().unwrap_or(0.0),
+            r["write_units"].as_f64().unwrap_or(0.0),
+            r["dollars_per_million"].as_f64().unwrap_or(0.0),
+        ));
+    }
+    out
+}
