@@ -3,24 +3,23 @@
 
 use std::collections::HashSet;
 
-use cruddur_core::api::{self, App};
 use cruddur_core::triggers;
-use cruddur_integration_tests::{
-    fresh_store, item_count, post_confirmation_event, post_message, sample, sample_fixture, whole_conversation,
-};
+use cruddur_devkit::client::TestApp;
+use cruddur_devkit::events;
+use cruddur_devkit::fixtures::{fresh_store, item_count, sample, sample_fixture, whole_conversation};
 use serde_json::{json, Value};
 
-async fn send(app: &App, sub: &str, body: Value) -> Value {
-    let response = api::create_message(app, post_message(sub, body)).await.unwrap();
-    assert_eq!(response.status(), 200);
-    serde_json::from_slice(response.body().as_ref()).unwrap()
+async fn send(app: &TestApp, sub: &str, body: Value) -> Value {
+    let answer = app.create_message(sub, &body).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summaries_show_the_last() {
     let store = fresh_store().await;
     sample_fixture(&store).await;
-    let app = std::sync::Arc::new(App::new(store.clone()));
+    let app = std::sync::Arc::new(TestApp::new(store.clone()));
     let before = store
         .conversation(cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap(), Default::default())
         .await
@@ -47,7 +46,7 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
     assert!(sent.iter().all(|m| ids.contains(m["uuid"].as_str().unwrap())));
     let latest = stored.iter().map(|m| m.key()).max().unwrap();
     for handle in ["andrewbrown", "bayko"] {
-        let user = store.user_by_handle(&cruddur_integration_tests::handle(handle)).await.unwrap().unwrap();
+        let user = store.user_by_handle(&cruddur_devkit::fixtures::handle(handle)).await.unwrap().unwrap();
         let row = store.message_group(user.uuid, group).await.unwrap().unwrap();
         assert_eq!(row.last_activity, latest, "{handle}'s summary shows the last message by time");
     }
@@ -57,8 +56,8 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
 async fn twenty_concurrent_new_conversations_between_the_same_two_users_make_one_group() {
     let store = fresh_store().await;
     sample_fixture(&store).await;
-    let app = std::sync::Arc::new(App::new(store.clone()));
-    let londo = cruddur_core::seed::LONDO.sample_sub;
+    let app = std::sync::Arc::new(TestApp::new(store.clone()));
+    let londo = cruddur_devkit::seed::LONDO.sample_sub;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let app = app.clone();
@@ -95,7 +94,7 @@ async fn a_post_confirmation_delivered_ten_times_at_once_makes_one_profile() {
             tokio::spawn(async move {
                 triggers::post_confirmation(
                     &store,
-                    post_confirmation_event(&sub, "Twin", "Twin Peaks", "twin@example.com"),
+                    events::post_confirmation(&sub, "Twin", "Twin Peaks", "twin@example.com"),
                 )
                 .await
             })

@@ -7,43 +7,38 @@
 
 use std::time::{Duration, Instant};
 
-use cruddur_core::api::{self, App};
 use cruddur_core::domain::GroupUuid;
 use cruddur_core::{Config, Store};
-use cruddur_integration_tests::faults::{Fault, FaultProxy};
-use cruddur_integration_tests::{endpoint, handle, post_message, sample, sample_fixture, whole_conversation};
+use cruddur_devkit::client::TestApp;
+use cruddur_devkit::engines::{dynamodb_endpoint, local_store};
+use cruddur_devkit::faults::{Fault, FaultProxy};
+use cruddur_devkit::fixtures::{handle, sample, sample_fixture, whole_conversation};
 use serde_json::{json, Value};
 
 struct Stack {
     proxy: FaultProxy,
     /// Through the proxy, with the functions' default time budgets.
-    app: App,
+    app: TestApp,
     /// Straight to the server, for checking.
     direct: Store,
 }
 
 async fn stack() -> Stack {
-    let proxy = FaultProxy::start(&endpoint()).await;
-    let table = format!("faults-{}", uuid::Uuid::new_v4().simple());
-    let through = Store::from_config(&Config {
-        table: table.clone(),
-        local_endpoint: Some(proxy.url.clone()),
-        ..Config::default()
-    })
-    .await;
-    cruddur_core::store::MESSAGES_TABLE.create(through.client(), &table).await.unwrap();
+    let proxy = FaultProxy::start(&dynamodb_endpoint()).await;
+    let config = Config { table: format!("faults-{}", uuid::Uuid::new_v4().simple()), ..Config::default() };
+    let through = local_store(&config, &proxy.url).await;
+    cruddur_core::store::MESSAGES_TABLE.create(through.client(), through.table()).await.unwrap();
     sample_fixture(&through).await;
-    let direct = Store::from_config(&Config { table, local_endpoint: Some(endpoint()), ..Config::default() }).await;
-    Stack { proxy, app: App::new(through), direct }
+    let direct = local_store(&config, &dynamodb_endpoint()).await;
+    Stack { proxy, app: TestApp::new(through), direct }
 }
 
-async fn reply(app: &App, text: &str) -> (u16, Value) {
+async fn reply(app: &TestApp, text: &str) -> (u16, Value) {
     send(app, json!({"message": text, "message_group_uuid": sample::GROUP})).await
 }
 
-async fn send(app: &App, body: Value) -> (u16, Value) {
-    let response = api::create_message(app, post_message(sample::ANDREW_SUB, body)).await.unwrap();
-    (response.status().as_u16(), serde_json::from_slice(response.body().as_ref()).unwrap())
+async fn send(app: &TestApp, body: Value) -> (u16, Value) {
+    app.create_message(sample::ANDREW_SUB, &body).await.pair()
 }
 
 async fn snapshot(store: &Store) -> Vec<String> {

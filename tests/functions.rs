@@ -1,39 +1,16 @@
 //! The Lambda handlers, driven the way Lambda drives them: API Gateway HTTP
 //! API (v2) events and Cognito trigger events parsed by lambda_http /
-//! aws_lambda_events, against a real DynamoDB-compatible server.
+//! aws_lambda_events, against DynamoDB Local.
 
 use std::collections::BTreeSet;
 
-use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
-use cruddur_core::seed::CONVERSATION;
 use cruddur_core::triggers;
-use cruddur_integration_tests::{events_dir, fresh_store, item_count, post_confirmation_event, sample, seeded_store};
+use cruddur_devkit::client::{messages_event, Answer, TestApp};
+use cruddur_devkit::events::{self, events_dir, ApiEvent};
+use cruddur_devkit::fixtures::{fresh_store, item_count, sample, seeded_store};
+use cruddur_devkit::seed::CONVERSATION;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
 use serde_json::{json, Value};
-
-/// The answer to one HTTP event: status, next-page header, JSON body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    next_cursor: Option<String>,
-    body: Value,
-}
-
-async fn call(app: &App, event_json: &str) -> Answer {
-    let request = lambda_http::request::from_str(event_json).expect("an API Gateway HTTP API event");
-    let response = api::dispatch(app, request).await.unwrap();
-    assert_eq!(
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
-        Some("application/json"),
-        "every response is JSON"
-    );
-    let body: Value = serde_json::from_slice(response.body().as_ref()).expect("a JSON body");
-    Answer {
-        status: response.status().as_u16(),
-        next_cursor: response.headers().get(NEXT_CURSOR_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        body,
-    }
-}
 
 fn keys(v: &Value) -> BTreeSet<&str> {
     v.as_object().expect("an object").keys().map(String::as_str).collect()
@@ -67,7 +44,7 @@ async fn every_sample_event_gets_the_contract_answer() {
     for name in &names {
         let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
         let store = seeded_store().await;
-        let app = App::new(store.clone());
+        let app = TestApp::new(store.clone());
         match name.as_str() {
             "post-confirmation.json" => {
                 let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(&text).unwrap();
@@ -92,13 +69,13 @@ async fn every_sample_event_gets_the_contract_answer() {
                 let err = triggers::pre_sign_up(&store, event).await.unwrap_err();
                 assert_eq!(err.to_string(), "The handle Bayko is already taken. Please choose another one.");
             }
-            _ => check_http_event(name, &app, &text).await,
+            _ => check_http_event(name, &app).await,
         }
     }
 }
 
-async fn check_http_event(name: &str, app: &App, text: &str) {
-    let a = call(app, text).await;
+async fn check_http_event(name: &str, app: &TestApp) {
+    let a = app.call(ApiEvent::sample(name)).await;
     match name {
         "list-message-groups.json" => {
             assert_eq!(a.status, 200, "{a:?}");
@@ -147,7 +124,7 @@ async fn check_http_event(name: &str, app: &App, text: &str) {
             assert_eq!(a.body["display_name"], "Andrew Brown");
             assert_eq!(a.body["message"], "See you at the conference, Bayko!");
             // It is stored, last in chat order.
-            let list = call(app, &std::fs::read_to_string(events_dir().join("list-messages.json")).unwrap()).await;
+            let list = app.call(ApiEvent::sample("list-messages.json")).await;
             let messages = list.body.as_array().unwrap();
             assert_eq!(messages.last().unwrap()["uuid"], a.body["uuid"]);
         }
@@ -178,87 +155,24 @@ async fn check_http_event(name: &str, app: &App, text: &str) {
     }
 }
 
-/// Builds an HTTP API event for `sub` (None: no authorizer claims).
-fn event(route: &str, path: &str, sub: Option<&str>, path_params: Value, query: Value, body: Option<Value>) -> String {
-    let method = route.split(' ').next().unwrap();
-    let mut ev = json!({
-        "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "requestId": "test-request",
-            "routeKey": route, "stage": "$default", "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
-        },
-        "isBase64Encoded": false
-    });
-    if let Some(sub) = sub {
-        ev["requestContext"]["authorizer"] =
-            json!({"jwt": {"claims": {"sub": sub, "token_use": "access"}, "scopes": null}});
-    }
-    if !path_params.is_null() {
-        ev["pathParameters"] = path_params;
-    }
-    if let Some(params) = query.as_object() {
-        // API Gateway sends both forms; lambda_http reads the raw one.
-        let raw: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap())).collect();
-        ev["rawQueryString"] = Value::String(raw.join("&"));
-        ev["queryStringParameters"] = query;
-    }
-    if let Some(body) = body {
-        ev["body"] = Value::String(body.to_string());
-    }
-    ev.to_string()
-}
-
+/// One signed-in user of the frontend.
 struct Client<'a> {
-    app: &'a App,
+    app: &'a TestApp,
     sub: &'a str,
 }
 
 impl Client<'_> {
     async fn short(&self, handle: &str) -> Answer {
-        let path = format!("/api/users/@{handle}/short");
-        call(
-            self.app,
-            &event(
-                "GET /api/users/{handle}/short",
-                &path,
-                Some(self.sub),
-                json!({"handle": format!("@{handle}")}),
-                Value::Null,
-                None,
-            ),
-        )
-        .await
+        self.app.users_short(self.sub, &format!("@{handle}")).await
     }
     async fn groups(&self) -> Answer {
-        call(
-            self.app,
-            &event("GET /api/message_groups", "/api/message_groups", Some(self.sub), Value::Null, Value::Null, None),
-        )
-        .await
+        self.app.list_message_groups(self.sub, "").await
     }
     async fn messages(&self, group: &str) -> Answer {
-        let path = format!("/api/messages/{group}");
-        call(
-            self.app,
-            &event(
-                "GET /api/messages/{message_group_uuid}",
-                &path,
-                Some(self.sub),
-                json!({"message_group_uuid": group}),
-                Value::Null,
-                None,
-            ),
-        )
-        .await
+        self.app.list_messages(self.sub, group, "").await
     }
     async fn post(&self, body: Value) -> Answer {
-        call(
-            self.app,
-            &event("POST /api/messages", "/api/messages", Some(self.sub), Value::Null, Value::Null, Some(body)),
-        )
-        .await
+        self.app.create_message(self.sub, &body).await
     }
 }
 
@@ -266,7 +180,7 @@ impl Client<'_> {
 #[tokio::test]
 async fn the_frontends_flow_end_to_end() {
     let store = fresh_store().await;
-    let app = App::new(store.clone());
+    let app = TestApp::new(store.clone());
     let (ann_sub, ben_sub, eve_sub) =
         (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
     for (sub, handle, name) in
@@ -274,7 +188,7 @@ async fn the_frontends_flow_end_to_end() {
     {
         triggers::post_confirmation(
             &store,
-            post_confirmation_event(sub, handle, name, &format!("{handle}@example.com")),
+            events::post_confirmation(sub, handle, name, &format!("{handle}@example.com")),
         )
         .await
         .expect("confirmed");
@@ -343,56 +257,42 @@ async fn the_frontends_flow_end_to_end() {
 
 #[tokio::test]
 async fn an_account_without_a_profile_and_a_request_without_claims_are_refused() {
-    let store = fresh_store().await;
-    let app = App::new(store);
+    let app = TestApp::new(fresh_store().await);
     let stranger = uuid::Uuid::new_v4().to_string();
-    let a = call(
-        &app,
-        &event("GET /api/message_groups", "/api/message_groups", Some(&stranger), Value::Null, Value::Null, None),
-    )
-    .await;
+    let a = app.list_message_groups(&stranger, "").await;
     assert_error(&a, 404, &["user_not_found"]);
     for sub in [None, Some(""), Some("not a sub#")] {
-        let a =
-            call(&app, &event("GET /api/message_groups", "/api/message_groups", sub, Value::Null, Value::Null, None))
-                .await;
+        let a = app.call(ApiEvent::sample("list-message-groups.json").caller(sub)).await;
         assert_error(&a, 401, &["generic_401"]);
     }
 }
 
 #[tokio::test]
 async fn list_routes_page_with_limit_and_the_next_cursor_header() {
-    let store = seeded_store().await;
-    let app = App::new(store);
-    let messages = |query: Value| {
-        event(
-            "GET /api/messages/{message_group_uuid}",
-            &format!("/api/messages/{}", sample::GROUP),
-            Some(sample::ANDREW_SUB),
-            json!({"message_group_uuid": sample::GROUP}),
-            query,
-            None,
-        )
-    };
-    let first = call(&app, &messages(json!({"limit": "1"}))).await;
+    let app = TestApp::new(seeded_store().await);
+    let first = app.list_messages(sample::ANDREW_SUB, sample::GROUP, "limit=1").await;
     assert_eq!(first.status, 200);
     assert_eq!(first.body.as_array().unwrap().len(), 1);
     assert_eq!(first.body[0]["message"], CONVERSATION[CONVERSATION.len() - 1].1, "the latest message first");
     let cursor = first.next_cursor.expect("more messages exist");
-    let second = call(&app, &messages(json!({"limit": "1", "cursor": cursor}))).await;
+    let second = app
+        .call(
+            messages_event(sample::GROUP)
+                .caller(Some(sample::ANDREW_SUB))
+                .query_pairs(&[("limit", "1"), ("cursor", &cursor)]),
+        )
+        .await;
     assert_eq!(second.status, 200);
     assert_eq!(second.body[0]["message"], CONVERSATION[CONVERSATION.len() - 2].1, "then the one before");
     assert!(second.next_cursor.is_some());
     // The same cursor, used by bayko for their group list: refused.
-    let bayko_groups = event(
-        "GET /api/message_groups",
-        "/api/message_groups",
-        Some(sample::BAYKO_SUB),
-        Value::Null,
-        json!({"cursor": cursor}),
-        None,
-    );
-    let foreign = call(&app, &bayko_groups).await;
+    let foreign = app
+        .call(
+            ApiEvent::sample("list-message-groups.json")
+                .caller(Some(sample::BAYKO_SUB))
+                .query_pairs(&[("cursor", &cursor)]),
+        )
+        .await;
     assert_error(&foreign, 400, &["invalid_cursor"]);
 }
 
@@ -401,7 +301,7 @@ async fn a_post_confirmation_replayed_leaves_one_profile_and_a_taken_handle_is_r
     let store = fresh_store().await;
     let sub = uuid::Uuid::new_v4().to_string();
     for _ in 0..3 {
-        triggers::post_confirmation(&store, post_confirmation_event(&sub, "Zed", "Zed Zero", "zed@example.com"))
+        triggers::post_confirmation(&store, events::post_confirmation(&sub, "Zed", "Zed Zero", "zed@example.com"))
             .await
             .expect("accepted");
     }
@@ -409,19 +309,17 @@ async fn a_post_confirmation_replayed_leaves_one_profile_and_a_taken_handle_is_r
 
     // Another account with the same handle in another case: refused at
     // sign-up, and if it raced past that, at confirmation, with no takeover.
-    let text = std::fs::read_to_string(events_dir().join("pre-sign-up.json")).unwrap();
-    let mut event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
-    event.request.user_attributes.insert("preferred_username".into(), "zed".into());
+    let event = events::pre_sign_up("zed", "Zed Two", "zed2@example.com");
     assert!(triggers::pre_sign_up(&store, event).await.unwrap_err().to_string().contains("already taken"));
     let other = uuid::Uuid::new_v4().to_string();
     let err =
-        triggers::post_confirmation(&store, post_confirmation_event(&other, "ZED", "Impostor", "x@example.com")).await;
+        triggers::post_confirmation(&store, events::post_confirmation(&other, "ZED", "Impostor", "x@example.com"))
+            .await;
     assert!(err.unwrap_err().to_string().contains("already taken"));
     assert_eq!(item_count(&store).await, 3);
 
     // An invalid handle is refused at sign-up with a message for people.
-    let mut event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
-    event.request.user_attributes.insert("preferred_username".into(), "@not ok".into());
+    let event = events::pre_sign_up("@not ok", "Not Ok", "notok@example.com");
     let err = triggers::pre_sign_up(&store, event).await.unwrap_err().to_string();
     assert!(err.starts_with("A handle uses only letters"), "{err}");
 }

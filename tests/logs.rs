@@ -6,9 +6,10 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use cruddur_core::api::{self, App};
 use cruddur_core::triggers;
-use cruddur_integration_tests::{fresh_store, post_confirmation_event};
+use cruddur_devkit::client::{create_message_event, Answer, TestApp};
+use cruddur_devkit::events;
+use cruddur_devkit::fixtures::fresh_store;
 use serde_json::{json, Value};
 
 #[derive(Clone, Default)]
@@ -30,20 +31,13 @@ impl Captured {
     }
 }
 
-fn post(sub: &str, body: Value) -> lambda_http::Request {
-    let event = json!({
-        "version": "2.0", "routeKey": "POST /api/messages", "rawPath": "/api/messages", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.SECRET-TOKEN.sig"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "requestId": "req-7f3a9c",
-            "routeKey": "POST /api/messages", "stage": "$default", "time": "24/Nov/2026:10:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": "POST", "path": "/api/messages", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
-            "authorizer": {"jwt": {"claims": {"sub": sub, "token_use": "access"}, "scopes": null}}
-        },
-        "body": body.to_string(),
-        "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+async fn post(app: &TestApp, sub: &str, body: Value) -> Answer {
+    let event = create_message_event()
+        .caller(Some(sub))
+        .request_id("req-7f3a9c")
+        .header("authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.SECRET-TOKEN.sig")
+        .json_body(&body);
+    app.call(event).await
 }
 
 #[tokio::test]
@@ -57,26 +51,26 @@ async fn logs_carry_the_request_id_but_never_message_text_emails_or_tokens() {
     cruddur_core::telemetry::init_with_writer(move || writer.clone());
 
     let store = fresh_store().await;
-    let app = App::new(store.clone());
+    let app = TestApp::new(store.clone());
     let (a, b) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
     let secret_email = "very.private.person@example.org";
-    triggers::post_confirmation(&store, post_confirmation_event(&a, "logger", "Log Ger", secret_email)).await.unwrap();
-    triggers::post_confirmation(&store, post_confirmation_event(&b, "reader", "Rea Der", "reader@example.org"))
+    triggers::post_confirmation(&store, events::post_confirmation(&a, "logger", "Log Ger", secret_email))
+        .await
+        .unwrap();
+    triggers::post_confirmation(&store, events::post_confirmation(&b, "reader", "Rea Der", "reader@example.org"))
         .await
         .unwrap();
 
     let secret = "the launch code is 0000-SECRET-MESSAGE";
-    let started = api::create_message(&app, post(&a, json!({"message": secret, "handle": "reader"}))).await.unwrap();
-    assert_eq!(started.status(), 200);
-    let body: Value = serde_json::from_slice(started.body().as_ref()).unwrap();
-    let group = body["message_group_uuid"].as_str().unwrap().to_owned();
+    let started = post(&app, &a, json!({"message": secret, "handle": "reader"})).await;
+    assert_eq!(started.status, 200);
+    let group = started.body["message_group_uuid"].as_str().unwrap().to_owned();
     let reply = format!("{secret} (reply)");
-    let replied =
-        api::create_message(&app, post(&b, json!({"message": reply, "message_group_uuid": group}))).await.unwrap();
-    assert_eq!(replied.status(), 200);
+    let replied = post(&app, &b, json!({"message": reply, "message_group_uuid": group})).await;
+    assert_eq!(replied.status, 200);
     // A refused request is logged too, still without its text.
-    let refused = api::create_message(&app, post(&a, json!({"message": format!("{secret}\u{0}")}))).await.unwrap();
-    assert_eq!(refused.status(), 422);
+    let refused = post(&app, &a, json!({"message": format!("{secret}\u{0}")})).await;
+    assert_eq!(refused.status, 422);
 
     let logs = captured.text();
     // The capture works and the lines are the ones we expect: JSON, with the

@@ -1,11 +1,12 @@
 //! Malformed input, table-driven, through the real handlers (events parsed by
-//! lambda_http as in Lambda) against the local DynamoDB server. Every case
+//! lambda_http as in Lambda) against DynamoDB Local. Every case
 //! gets the contract's status and error array, and nothing is written.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
-use cruddur_integration_tests::{item_count, sample, seeded_store};
+use cruddur_devkit::client::{create_message_event, message_groups_event, messages_event, users_short_event, TestApp};
+use cruddur_devkit::events::ApiEvent;
+use cruddur_devkit::fixtures::{item_count, sample, seeded_store};
 use serde_json::{json, Value};
 
 /// A request body: none, text, or raw bytes sent base64-encoded.
@@ -85,58 +86,29 @@ fn get_short(name: &str, handle: &str, status: u16, codes: &[&'static str]) -> C
     }
 }
 
-fn event(case: &Case, sub: &str) -> String {
-    let (method, template) = case.route.split_once(' ').unwrap();
-    let path = match &case.path_param {
-        Some((name, value)) => template.replace(&format!("{{{name}}}"), value),
-        None => template.to_owned(),
+fn event(case: &Case, sub: &str) -> ApiEvent {
+    let param = case.path_param.as_ref().map(|(_, v)| v.as_str()).unwrap_or("");
+    let event = match case.route {
+        "POST /api/messages" => create_message_event().without_body(),
+        "GET /api/messages/{message_group_uuid}" => messages_event(param),
+        "GET /api/message_groups" => message_groups_event(),
+        "GET /api/users/{handle}/short" => users_short_event(param),
+        other => panic!("no sample event for {other}"),
     };
-    let raw_query: Vec<String> = case.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut ev = json!({
-        "version": "2.0", "routeKey": case.route, "rawPath": path, "rawQueryString": raw_query.join("&"),
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "accountId": "1", "apiId": "t", "requestId": "malformed", "routeKey": case.route, "stage": "$default",
-            "time": "", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
-            "authorizer": {"jwt": {"claims": {"sub": sub}, "scopes": null}}
-        },
-        "isBase64Encoded": false
-    });
-    if let Some((name, value)) = &case.path_param {
-        ev["pathParameters"] = json!({ *name: value });
-    }
-    if !case.query.is_empty() {
-        ev["queryStringParameters"] =
-            Value::Object(case.query.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect());
-    }
+    let query: Vec<(&str, &str)> = case.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let event = event.caller(Some(sub)).query_pairs(&query);
     match &case.body {
-        Payload::None => {}
-        Payload::Text(t) => ev["body"] = json!(t),
-        Payload::Bytes(b) => {
-            ev["body"] = json!(STANDARD.encode(b));
-            ev["isBase64Encoded"] = json!(true);
-        }
+        Payload::None => event,
+        Payload::Text(t) => event.body(t.as_bytes()),
+        Payload::Bytes(b) => event.binary_body(b),
     }
-    ev.to_string()
 }
 
-async fn cursors(app: &App) -> (String, String) {
+async fn cursors(app: &TestApp) -> (String, String) {
     // Bayko's page-1 cursors: one for a group list, one for the conversation.
-    let mut groups_case = get_groups("", vec![("limit", "1".into())], 200, &[]);
-    groups_case.name = "cursor source".into();
-    let groups = api::dispatch(app, lambda_http::request::from_str(&event(&groups_case, sample::BAYKO_SUB)).unwrap())
-        .await
-        .unwrap();
-    let messages_case = get_messages("", sample::GROUP, vec![("limit", "1".into())], 200, &[]);
-    let messages =
-        api::dispatch(app, lambda_http::request::from_str(&event(&messages_case, sample::BAYKO_SUB)).unwrap())
-            .await
-            .unwrap();
-    let header = |r: &lambda_http::Response<lambda_http::Body>| {
-        r.headers().get(NEXT_CURSOR_HEADER).map(|v| v.to_str().unwrap().to_owned())
-    };
-    (header(&groups).unwrap_or_default(), header(&messages).expect("the seeded conversation has a second page"))
+    let groups = app.list_message_groups(sample::BAYKO_SUB, "limit=1").await;
+    let messages = app.list_messages(sample::BAYKO_SUB, sample::GROUP, "limit=1").await;
+    (groups.next_cursor.unwrap_or_default(), messages.next_cursor.expect("the seeded conversation has a second page"))
 }
 
 fn cases(bayko_groups_cursor: &str, messages_cursor: &str) -> Vec<Case> {
@@ -293,7 +265,7 @@ fn cases(bayko_groups_cursor: &str, messages_cursor: &str) -> Vec<Case> {
 async fn every_malformed_request_gets_the_contract_answer_and_writes_nothing() {
     // Bayko has two conversations: a group-list cursor exists.
     let store = seeded_store().await;
-    let app = App::new(store.clone());
+    let app = TestApp::new(store.clone());
     let (groups_cursor, messages_cursor) = cursors(&app).await;
     assert!(!groups_cursor.is_empty());
     let cases = cases(&groups_cursor, &messages_cursor);
@@ -302,16 +274,12 @@ async fn every_malformed_request_gets_the_contract_answer_and_writes_nothing() {
     let before = item_count(&store).await;
     let mut failures = Vec::new();
     for case in &cases {
-        let request = match lambda_http::request::from_str(&event(case, sample::ANDREW_SUB)) {
-            Ok(r) => r,
-            Err(e) => {
-                failures.push(format!("{}: the event does not parse: {e}", case.name));
-                continue;
-            }
-        };
-        let response = api::dispatch(&app, request).await.unwrap();
-        let status = response.status().as_u16();
-        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+        let event = event(case, sample::ANDREW_SUB);
+        if let Err(e) = event.request() {
+            failures.push(format!("{}: the event does not parse: {e}", case.name));
+            continue;
+        }
+        let (status, body) = app.call(event).await.pair();
         if status != case.status || body != json!(case.codes) {
             failures.push(format!("{}: got {status} {body}, want {} {:?}", case.name, case.status, case.codes));
         }

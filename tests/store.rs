@@ -1,5 +1,5 @@
 //! The data model's guarantees (../shared/data-model.md), each checked
-//! against a real DynamoDB-compatible server through the real SDK client.
+//! against DynamoDB Local through the real SDK client.
 
 use std::collections::HashSet;
 
@@ -9,7 +9,7 @@ use cruddur_core::domain::{
 };
 use cruddur_core::store::{LinkOutcome, Registration};
 use cruddur_core::{Error, Store};
-use cruddur_integration_tests::{at, fresh_store, handle, item_count, text, ts, user};
+use cruddur_devkit::fixtures::{at, fresh_store, handle, item_count, text, ts, user};
 
 fn page(limit: u8, cursor: Option<Cursor>) -> PageRequest {
     PageRequest { limit: PageLimit::new(limit).unwrap(), cursor }

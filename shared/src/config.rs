@@ -1,4 +1,5 @@
-//! Configuration from the environment, read once per process.
+//! Configuration from the environment, read once per process; a value that is
+//! set but unusable is refused at start, never replaced by a default.
 //!
 //! The endpoint, region and credentials come from the AWS SDK's standard
 //! chain: `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL` for every
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
 use crate::store::DEFAULT_TABLE_NAME;
 
@@ -27,12 +28,6 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// Attempts per call, first included (`DDB_MAX_ATTEMPTS`, default 3).
     pub max_attempts: u32,
-    /// Send DynamoDB requests to this endpoint instead of the one the SDK's
-    /// chain finds, with placeholder credentials and region if none are
-    /// configured: for tools aimed at a local engine by default (`None`: the
-    /// standard chain only). Other services' clients built from
-    /// [`Config::sdk_config`] are not redirected.
-    pub local_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -42,54 +37,76 @@ impl Default for Config {
             operation_timeout: Duration::from_millis(4000),
             attempt_timeout: Duration::from_millis(1500),
             max_attempts: 3,
-            local_endpoint: None,
         }
     }
 }
 
+/// A setting the environment gives that this code cannot use: the function
+/// refuses to start (an init error in its log) instead of running with a
+/// default the operator did not ask for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}={value:?} is not usable: {why}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub why: &'static str,
+}
+
 impl Config {
-    pub fn from_env() -> Self {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads settings through `lookup`; unset, empty or unparsable values
-    /// fall back to the defaults.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    /// Reads settings through `lookup`. Unset or blank: the default. Set to
+    /// something unusable: an error naming the variable and why.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Config::default();
         let non_empty = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let number = |name: &str| non_empty(name).and_then(|v| v.parse::<u64>().ok()).filter(|n| *n > 0);
-        Config {
-            table: non_empty("DDB_MESSAGE_TABLE").unwrap_or(d.table),
-            operation_timeout: number("DDB_OPERATION_TIMEOUT_MS")
-                .map(Duration::from_millis)
-                .unwrap_or(d.operation_timeout),
-            attempt_timeout: number("DDB_ATTEMPT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(d.attempt_timeout),
-            max_attempts: number("DDB_MAX_ATTEMPTS").and_then(|n| u32::try_from(n).ok()).unwrap_or(d.max_attempts),
-            local_endpoint: None,
+        let invalid = |name: &'static str, value: String, why: &'static str| ConfigError { name, value, why };
+        let millis = |name: &'static str, default: Duration| match non_empty(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=900_000).contains(&n) => Ok(Duration::from_millis(n)),
+                _ => Err(invalid(name, v, "expected whole milliseconds from 1 to 900000")),
+            },
+        };
+        let table = match non_empty("DDB_MESSAGE_TABLE") {
+            None => d.table,
+            Some(t) if valid_table_name(&t) => t,
+            Some(t) => {
+                return Err(invalid("DDB_MESSAGE_TABLE", t, "a DynamoDB table name has 3-255 of a-z A-Z 0-9 _ - ."))
+            }
+        };
+        let operation_timeout = millis("DDB_OPERATION_TIMEOUT_MS", d.operation_timeout)?;
+        let attempt_timeout = millis("DDB_ATTEMPT_TIMEOUT_MS", d.attempt_timeout)?;
+        if attempt_timeout > operation_timeout {
+            return Err(invalid(
+                "DDB_ATTEMPT_TIMEOUT_MS",
+                attempt_timeout.as_millis().to_string(),
+                "an attempt cannot take longer than the whole operation (DDB_OPERATION_TIMEOUT_MS)",
+            ));
         }
+        let max_attempts = match non_empty("DDB_MAX_ATTEMPTS") {
+            None => d.max_attempts,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=10).contains(&n) => n,
+                _ => return Err(invalid("DDB_MAX_ATTEMPTS", v, "expected a whole number from 1 to 10")),
+            },
+        };
+        Ok(Config { table, operation_timeout, attempt_timeout, max_attempts })
     }
 
     /// The AWS SDK configuration: the standard chain (env, profile, container
     /// and instance credentials; `AWS_ENDPOINT_URL[_<SERVICE>]`) with this
     /// config's timeouts and retries.
     pub async fn sdk_config(&self) -> SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if self.local_endpoint.is_some() {
-            // A local engine accepts any credentials; a fresh machine has none.
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
-                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "local-emulator",
-                ));
-            }
-            if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-                loader = loader.region(aws_config::Region::new("us-east-1"));
-            }
-        }
-        loader
+        self.sdk_loader().load().await
+    }
+
+    /// The loader behind [`Config::sdk_config`], for tools that add to it
+    /// (an endpoint, credentials) before loading.
+    pub fn sdk_loader(&self) -> ConfigLoader {
+        aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(1))
@@ -98,9 +115,12 @@ impl Config {
                     .build(),
             )
             .retry_config(RetryConfig::standard().with_max_attempts(self.max_attempts))
-            .load()
-            .await
     }
+}
+
+/// DynamoDB's rule for table names.
+fn valid_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 #[cfg(test)]
@@ -108,17 +128,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_apply_when_unset_or_unusable() {
-        let c = Config::from_lookup(|_| None);
+    fn defaults_apply_when_unset_or_blank() {
+        let c = Config::from_lookup(|_| None).unwrap();
         assert_eq!(c, Config::default());
         assert_eq!(c.table, "cruddur-messages");
-        let c = Config::from_lookup(|name| match name {
-            "DDB_MESSAGE_TABLE" => Some("  ".into()),
-            "DDB_OPERATION_TIMEOUT_MS" => Some("soon".into()),
-            "DDB_ATTEMPT_TIMEOUT_MS" => Some("0".into()),
-            _ => None,
-        });
+        let c = Config::from_lookup(|name| name.starts_with("DDB_").then(|| "  ".to_owned())).unwrap();
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn unusable_values_are_refused_with_the_variable_named() {
+        for (name, value) in [
+            ("DDB_MESSAGE_TABLE", "xy"),
+            ("DDB_MESSAGE_TABLE", "my table"),
+            ("DDB_OPERATION_TIMEOUT_MS", "soon"),
+            ("DDB_OPERATION_TIMEOUT_MS", "0"),
+            ("DDB_ATTEMPT_TIMEOUT_MS", "-5"),
+            ("DDB_ATTEMPT_TIMEOUT_MS", "5000"), // longer than the 4000 ms operation
+            ("DDB_MAX_ATTEMPTS", "0"),
+            ("DDB_MAX_ATTEMPTS", "many"),
+        ] {
+            let err = Config::from_lookup(|n| (n == name).then(|| value.to_owned())).unwrap_err();
+            assert_eq!(err.name, name, "{value}");
+            assert!(err.to_string().starts_with(&format!("{name}=")), "{err}");
+        }
     }
 
     #[test]
@@ -129,7 +162,8 @@ mod tests {
             "DDB_ATTEMPT_TIMEOUT_MS" => Some("2500".into()),
             "DDB_MAX_ATTEMPTS" => Some("5".into()),
             _ => None,
-        });
+        })
+        .unwrap();
         assert_eq!(c.table, "other-table");
         assert_eq!(c.operation_timeout, Duration::from_millis(9000));
         assert_eq!(c.attempt_timeout, Duration::from_millis(2500));

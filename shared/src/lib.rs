@@ -8,18 +8,16 @@
 //! - [`error`]: the core's one error type.
 //! - [`api`]: one function per HTTP route (request in, response out).
 //! - [`triggers`]: the Cognito PreSignUp and PostConfirmation logic.
-//! - [`seed`]: mock users and conversations for development and load tests.
 //! - [`telemetry`]: tracing set up as Lambda's logging controls ask.
 
 pub mod api;
 pub mod config;
 pub mod domain;
 pub mod error;
-pub mod seed;
 pub mod store;
 pub mod telemetry;
 pub mod triggers;
 
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use error::{Error, Result};
 pub use store::Store;

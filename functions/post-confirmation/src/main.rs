@@ -7,6 +7,6 @@ use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     cruddur_core::telemetry::init();
     // Built once per process: the SDK client and configuration.
-    let store = Store::from_config(&Config::from_env()).await;
+    let store = Store::from_config(&Config::from_env()?).await;
     run(service_fn(|event: LambdaEvent<_>| triggers::post_confirmation(&store, event.payload))).await
 }

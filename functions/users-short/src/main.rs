@@ -7,6 +7,6 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     cruddur_core::telemetry::init();
     // Built once per process: the SDK client, configuration, caller cache.
-    let app = App::from_env().await;
+    let app = App::from_env().await?;
     run(service_fn(|request: Request| api::users_short(&app, request))).await
 }

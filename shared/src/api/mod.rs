@@ -44,8 +44,8 @@ impl App {
 
     /// The app for the environment's configuration (`DDB_MESSAGE_TABLE`,
     /// the SDK's standard chain, time budgets).
-    pub async fn from_env() -> Self {
-        App::new(Store::from_config(&Config::from_env()).await)
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Ok(App::new(Store::from_config(&Config::from_env()?).await))
     }
 
     pub fn store(&self) -> &Store {

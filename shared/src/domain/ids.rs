@@ -34,10 +34,6 @@ macro_rules! uuid_id {
                 }
                 Uuid::try_parse(s).map(Self).map_err(|_| InvalidId { kind: $kind })
             }
-
-            pub fn as_uuid(&self) -> Uuid {
-                self.0
-            }
         }
 
         impl fmt::Display for $name {

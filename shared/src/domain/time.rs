@@ -38,7 +38,8 @@ impl Timestamp {
         Self(t)
     }
 
-    /// Seconds since the Unix epoch, for tests and seeding.
+    /// The time `micros` microseconds after the Unix epoch; `None` when it is
+    /// beyond what the date-time type holds. For tests and seeding.
     pub fn from_unix_micros(micros: i64) -> Option<Self> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok().map(Self::from_datetime)
     }
@@ -55,10 +56,6 @@ impl Timestamp {
             return Err(InvalidTimestamp);
         }
         Ok(Self(t))
-    }
-
-    pub fn datetime(&self) -> OffsetDateTime {
-        self.0
     }
 }
 

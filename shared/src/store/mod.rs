@@ -95,12 +95,7 @@ impl Store {
 
     /// A store for the table and endpoint the environment names (see [`Config`]).
     pub async fn from_config(config: &Config) -> Self {
-        let sdk = config.sdk_config().await;
-        let mut client = aws_sdk_dynamodb::config::Builder::from(&sdk);
-        if let Some(url) = &config.local_endpoint {
-            client = client.endpoint_url(url);
-        }
-        Store::new(Client::from_conf(client.build()), config.table.as_str())
+        Store::new(Client::new(&config.sdk_config().await), config.table.as_str())
     }
 
     pub fn client(&self) -> &Client {

@@ -8,7 +8,6 @@ mod figures;
 mod proxy;
 mod runtime_api;
 mod scaling;
-mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use cruddur_core::domain::Timestamp;
-use cruddur_core::seed::{self, SeedOptions};
 use cruddur_core::store::MESSAGES_TABLE;
-use cruddur_core::{Config, Store};
+use cruddur_core::Config;
+use cruddur_devkit::seed::{self, SeedOptions};
 use hyper::body::Bytes;
 
 use crate::figures::{Figures, Report};
@@ -88,8 +87,8 @@ async fn main() {
         )
     });
     let table = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    let config = Config { table: table.clone(), local_endpoint: Some(endpoint.clone()), ..Config::default() };
-    let store = Store::from_config(&config).await;
+    let config = Config { table: table.clone(), ..Config::default() };
+    let store = cruddur_devkit::engines::local_store(&config, &endpoint).await;
     if let Err(e) = MESSAGES_TABLE.create(store.client(), &table).await {
         fail(format!("cannot create the table: {e}"));
     }
@@ -125,7 +124,8 @@ async fn main() {
             attempt_timeout: Duration::from_secs(60),
             ..config.clone()
         };
-        report.scaling = scaling::run(&Store::from_config(&patient).await, &args.scaling).await;
+        report.scaling =
+            scaling::run(&cruddur_devkit::engines::local_store(&patient, &endpoint).await, &args.scaling).await;
     }
     std::fs::create_dir_all(&args.out).unwrap_or_else(|e| fail(format!("{}: {e}", args.out.display())));
     let markdown = report.markdown();
@@ -169,8 +169,9 @@ fn spawn(env: &Env, function: &Function, runtime: Runtime) -> Child {
         .unwrap_or_else(|e| fail(format!("cannot start {} ({runtime:?}): {e}", function.name)))
 }
 
-/// Hands one event to the waiting function; the time from handing it over
-/// to the answer, and the answer's status code.
+/// Hands one event to the waiting function and waits for its answer, which
+/// must be a 200 (anything else ends the benchmark). Returns the time from
+/// handing the event over to the answer, and when the function was ready.
 async fn invoke(api: &RuntimeApi, event: &Bytes, id: usize) -> (Duration, Instant) {
     let request_id = format!("req-{id}");
     let mut invocation = Invocation { request_id: request_id.clone(), event: event.clone() };

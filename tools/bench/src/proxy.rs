@@ -1,4 +1,4 @@
-//! A counting HTTP proxy in front of the local DynamoDB server: every request a
+//! A counting HTTP proxy in front of the local DynamoDB engine: every request a
 //! function makes passes through it, so requests per API call are counted the
 //! same way for Rust and for Python (by `X-Amz-Target`, e.g. `DynamoDB_20120810.Query`).
 
@@ -7,12 +7,10 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Full};
+use cruddur_devkit::net::{read_body, serve, HttpResponse, Upstream};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
 #[derive(Default)]
@@ -36,42 +34,26 @@ pub async fn start(upstream: &str) -> std::io::Result<Proxy> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let counts = Arc::new(Counts::default());
-    let upstream: Uri = upstream.parse().map_err(|e| std::io::Error::other(format!("{e}")))?;
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    crate::serve::serve(listener, (counts.clone(), client, upstream), forward);
+    let upstream = Upstream::new(upstream).map_err(std::io::Error::other)?;
+    serve(listener, (counts.clone(), upstream), forward);
     Ok(Proxy { address, counts })
 }
 
 async fn forward(
-    (counts, client, upstream): (Arc<Counts>, Client<HttpConnector, Full<Bytes>>, Uri),
+    (counts, upstream): (Arc<Counts>, Upstream),
+    _peer: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<HttpResponse, Infallible> {
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("other");
     let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
     if let Ok(mut m) = counts.by_target.lock() {
         *m.entry(operation).or_default() += 1;
     }
-    let (mut parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
-    let authority = upstream.authority().map(|a| a.as_str()).unwrap_or("127.0.0.1");
-    parts.uri = match format!("http://{authority}{path}").parse() {
-        Ok(uri) => uri,
-        Err(_) => return Ok(Response::new(Full::new(Bytes::new()))),
-    };
-    let upstream_request = Request::from_parts(parts, Full::new(body));
-    match client.request(upstream_request).await {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            Ok(Response::from_parts(parts, Full::new(body)))
-        }
-        Err(_) => {
-            let mut response = Response::new(Full::new(Bytes::new()));
-            *response.status_mut() = StatusCode::BAD_GATEWAY;
-            Ok(response)
-        }
-    }
+    let (parts, body) = request.into_parts();
+    let body = read_body(body).await;
+    Ok(upstream.forward(parts, body).await.unwrap_or_else(|_| {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::BAD_GATEWAY;
+        response
+    }))
 }

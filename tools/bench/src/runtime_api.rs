@@ -60,7 +60,7 @@ impl RuntimeApi {
         let (waiting_tx, waiting_rx) = mpsc::channel(4);
         let (answers_tx, answers_rx) = mpsc::channel(4);
         let shared = Arc::new(Shared { waiting: waiting_tx, answers: answers_tx });
-        crate::serve::serve(listener, shared, handle);
+        cruddur_devkit::net::serve(listener, shared, handle);
         Ok(Arc::new(RuntimeApi { address, waiting: Mutex::new(waiting_rx), answers: Mutex::new(answers_rx) }))
     }
 
@@ -87,7 +87,11 @@ fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     response
 }
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    shared: Arc<Shared>,
+    _peer: std::net::SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
     if method == Method::GET && path == "/2018-06-01/runtime/invocation/next" {

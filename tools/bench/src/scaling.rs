@@ -10,8 +10,8 @@ use cruddur_core::domain::{
     DisplayName, GroupUuid, Handle, Message, MessageGroup, MessageKey, MessageText, MessageUuid, PageRequest,
     Timestamp, UserSummary, UserUuid,
 };
-use cruddur_core::seed::{ensure_user, SeedUser};
 use cruddur_core::Store;
+use cruddur_devkit::seed::{ensure_user, SeedUser};
 use serde_json::{json, Value};
 
 use crate::figures::{cpu_time, percentile};

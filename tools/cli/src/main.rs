@@ -15,11 +15,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cruddur_core::domain::{GroupUuid, Handle, PageLimit, PageRequest, Timestamp};
-use cruddur_core::seed::{self, SeedOptions};
 use cruddur_core::store::{self, Usage, MESSAGES_TABLE};
 use cruddur_core::{Config, Error, Store};
-
-use cruddur_cli::dev;
+use cruddur_devkit::cognito as dev;
+use cruddur_devkit::engines::{env_url, local_cognito, local_store, COGNITO_ENV, DYNAMODB_ENV};
+use cruddur_devkit::seed::{self, SeedOptions};
 
 use crate::output::{capacity_line, print_table, truncate};
 
@@ -103,7 +103,7 @@ enum Command {
         who: String,
         #[arg(long, env = "CRUDDUR_CLIENT_ID", value_delimiter = ',', required = true)]
         client_id: Vec<String>,
-        #[arg(long, default_value = cruddur_cli::dev::LOCAL_PASSWORD)]
+        #[arg(long, default_value = dev::LOCAL_PASSWORD)]
         password: String,
         /// Print the ID token instead (the API refuses it; for trying that).
         #[arg(long)]
@@ -134,21 +134,16 @@ pub struct Target {
     pub config: Config,
 }
 
-/// The first of these variables that is set and not blank.
-fn env_url(names: &[&str]) -> Option<String> {
-    names.iter().find_map(|name| std::env::var(name).ok().filter(|u| !u.trim().is_empty()))
-}
-
 impl Target {
-    fn new(prod: bool, table: Option<String>) -> Self {
-        let mut config = Config::from_env();
+    fn new(prod: bool, table: Option<String>) -> Result<Self, Failure> {
+        let mut config = Config::from_env().map_err(|e| Failure::new(e.to_string()))?;
         if let Some(table) = table {
             config.table = table;
         }
         let (endpoint, cognito_endpoint) = if prod {
             // --prod means AWS itself: drop any endpoint override the
             // environment carries before the SDK reads it.
-            for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] {
+            for var in ["AWS_ENDPOINT_URL", DYNAMODB_ENV, COGNITO_ENV] {
                 std::env::remove_var(var);
             }
             (None, None)
@@ -157,22 +152,28 @@ impl Target {
             // moto's Cognito on 9229, unless the environment names others.
             (
                 Some(
-                    env_url(&["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"])
-                        .unwrap_or_else(|| "http://localhost:8000".to_owned()),
+                    env_url(&[DYNAMODB_ENV, "AWS_ENDPOINT_URL"]).unwrap_or_else(|| "http://localhost:8000".to_owned()),
                 ),
-                Some(
-                    env_url(&["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"])
-                        .unwrap_or_else(|| "http://localhost:9229".to_owned()),
-                ),
+                Some(env_url(&[COGNITO_ENV, "AWS_ENDPOINT_URL"]).unwrap_or_else(|| "http://localhost:9229".to_owned())),
             )
         };
-        config.local_endpoint = endpoint.clone();
-        Target { prod, endpoint, cognito_endpoint, config }
+        Ok(Target { prod, endpoint, cognito_endpoint, config })
+    }
+
+    /// The store of this target's table.
+    pub async fn store(&self) -> Store {
+        match &self.endpoint {
+            Some(url) => local_store(&self.config, url).await,
+            None => Store::from_config(&self.config).await,
+        }
     }
 
     /// A Cognito client for this target.
     pub async fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
-        cruddur_cli::dev::cognito_client(&self.config, self.cognito_endpoint.as_deref()).await
+        match &self.cognito_endpoint {
+            Some(url) => local_cognito(&self.config, url).await,
+            None => aws_sdk_cognitoidentityprovider::Client::new(&self.config.sdk_config().await),
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -224,7 +225,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let target = Target::new(cli.prod, cli.table);
+    let target = Target::new(cli.prod, cli.table)?;
     // Refuse before any connection is made.
     match &cli.command {
         Command::Drop { yes: false, .. } | Command::Seed { yes: false, .. } if target.prod => {
@@ -236,7 +237,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         _ => {}
     }
-    let store = Store::from_config(&target.config).await;
+    let store = target.store().await;
     let table = target.config.table.clone();
     match cli.command {
         Command::SchemaLoad => match MESSAGES_TABLE.matches_existing(store.client(), &table).await {

@@ -5,9 +5,9 @@ use std::process::{Command, Output};
 
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use cruddur_core::domain::{CognitoSub, Handle};
-use cruddur_core::seed::{CONVERSATION, CONVERSATION_UUID};
 use cruddur_core::{Config, Store};
-use cruddur_integration_tests::{cognito_endpoint, endpoint, engine_env};
+use cruddur_devkit::engines::{cognito_endpoint, dynamodb_endpoint, engine_env, local_cognito, local_store};
+use cruddur_devkit::seed::{CONVERSATION, CONVERSATION_UUID};
 
 fn table_name() -> String {
     format!("cli-{}", uuid::Uuid::new_v4().simple())
@@ -35,8 +35,8 @@ fn item_count(table: &str) -> usize {
 }
 
 async fn store(table: &str) -> Store {
-    let config = Config { table: table.to_owned(), local_endpoint: Some(endpoint()), ..Config::default() };
-    Store::from_config(&config).await
+    let config = Config { table: table.to_owned(), ..Config::default() };
+    local_store(&config, &dynamodb_endpoint()).await
 }
 
 #[test]
@@ -107,8 +107,7 @@ async fn sync_users_links_seeded_profiles_to_cognito_users_and_is_a_no_op_the_se
     ok(&table, &["schema-load"]);
     ok(&table, &["seed"]);
 
-    let config = Config { local_endpoint: Some(endpoint()), ..Config::default() };
-    let cognito = cruddur_cli::dev::cognito_client(&config, Some(&cognito_endpoint())).await;
+    let cognito = local_cognito(&Config::default(), &cognito_endpoint()).await;
     let pool = cognito.create_user_pool().pool_name(&table).send().await.unwrap();
     let pool_id = pool.user_pool.and_then(|p| p.id).unwrap();
     for (email, handle) in

@@ -67,10 +67,6 @@ impl Verifier {
         Ok(Verifier { settings, keys: RwLock::new(None), http: Client::builder(TokioExecutor::new()).build(https) })
     }
 
-    pub fn settings(&self) -> &VerifierSettings {
-        &self.settings
-    }
-
     /// Verifies an `Authorization` header value; the claims on success.
     pub async fn verify(&self, authorization: Option<&str>) -> Result<Claims, AuthError> {
         let raw = authorization.map(str::trim).filter(|v| !v.is_empty()).ok_or(AuthError::MissingToken)?;

@@ -4,12 +4,11 @@
 
 use std::net::SocketAddr;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use cruddur_core::api::ROUTES;
+use cruddur_devkit::events::{percent_decode, ApiEvent};
 use hyper::http::request::Parts;
 use lambda_http::{Body, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// A matched route: its key (`GET /api/messages/{message_group_uuid}`) and
 /// the path variables.
@@ -47,34 +46,8 @@ pub fn match_route(method: &str, path: &str) -> Option<Route> {
     })
 }
 
-/// Path variables arrive percent-decoded in API Gateway events.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Headers API Gateway sets itself, whatever the client sent. lambda_http
-/// builds the request URL from `host` and `x-forwarded-proto` with an
-/// `unwrap()`, so passing a client's malformed Host through would panic it
-/// (found by the fuzz target).
-const GATEWAY_HEADERS: &[&str] = &["host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-for"];
-
-/// The API Gateway HTTP API (payload 2.0) event for this request; `domain` is
-/// this server's own `host:port`.
+/// The API Gateway HTTP API (payload 2.0) event for this request, built by
+/// the one event builder; `domain` is this server's own `host:port`.
 pub fn event(
     parts: &Parts,
     body: &[u8],
@@ -82,71 +55,20 @@ pub fn event(
     claims: Map<String, Value>,
     peer: SocketAddr,
     domain: &str,
-) -> Value {
-    let mut headers = Map::new();
+) -> ApiEvent {
+    let mut event = ApiEvent::new(route.key, parts.uri.path())
+        .query(parts.uri.query().unwrap_or(""))
+        .path_params(route.params.clone())
+        .claims(Some(claims));
     for (name, value) in &parts.headers {
-        if GATEWAY_HEADERS.contains(&name.as_str()) {
-            continue;
-        }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match headers.get_mut(name.as_str()) {
-            // Repeated headers are joined with commas, as API Gateway does.
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(&value);
-            }
-            _ => {
-                headers.insert(name.as_str().to_owned(), Value::String(value));
-            }
-        }
+        event = event.append_header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
     }
-    let port = domain.rsplit(':').next().unwrap_or("80");
-    headers.insert("host".into(), Value::String(domain.to_owned()));
-    headers.insert("x-forwarded-proto".into(), Value::String("http".into()));
-    headers.insert("x-forwarded-port".into(), Value::String(port.to_owned()));
-    headers.insert("x-forwarded-for".into(), Value::String(peer.ip().to_string()));
-    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route.key,
-        "rawPath": parts.uri.path(),
-        "rawQueryString": parts.uri.query().unwrap_or(""),
-        "headers": headers,
-        "requestContext": {
-            "accountId": "local",
-            "apiId": "local",
-            "domainName": domain,
-            "domainPrefix": "local",
-            "http": {
-                "method": parts.method.as_str(),
-                "path": parts.uri.path(),
-                "protocol": "HTTP/1.1",
-                "sourceIp": peer.ip().to_string(),
-                "userAgent": user_agent,
-            },
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": route.key,
-            "stage": "$default",
-            "time": "",
-            "timeEpoch": now as u64,
-            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
-        },
-        "isBase64Encoded": false,
-    });
-    if !route.params.is_empty() {
-        event["pathParameters"] = Value::Object(route.params.clone());
+    let event = event.connection(peer.ip(), domain, "http");
+    if body.is_empty() {
+        event
+    } else {
+        event.body(body)
     }
-    if !body.is_empty() {
-        match std::str::from_utf8(body) {
-            Ok(text) => event["body"] = Value::String(text.to_owned()),
-            Err(_) => {
-                event["body"] = Value::String(STANDARD.encode(body));
-                event["isBase64Encoded"] = Value::Bool(true);
-            }
-        }
-    }
-    event
 }
 
 /// The function's response as HTTP.

@@ -74,12 +74,14 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let state = Arc::new(State {
-        app: App::from_env().await,
-        verifier,
-        allowed_origin: args.allow_origin,
-        domain: address.clone(),
-    });
+    let app = match App::from_env().await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let state = Arc::new(State { app, verifier, allowed_origin: args.allow_origin, domain: address.clone() });
     // Scripts and tests wait for this line.
     println!("cruddur-local-api listening on http://{address}");
     serve(listener, state, async {

@@ -5,13 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cruddur_core::api::{self, cors, ApiError, App};
+use cruddur_devkit::net;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ORIGIN};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::auth::{stringify_claims, Verifier};
@@ -31,27 +29,9 @@ pub struct State {
 
 type HttpResponse = Response<Full<Bytes>>;
 
-/// Serves until `shutdown` completes; connections in flight finish first.
+/// Serves until `shutdown` completes.
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl std::future::Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |request| handle(state.clone(), peer, request));
-                    if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
-                        tracing::debug!(error = %e, "connection closed");
-                    }
-                });
-            }
-        }
-    }
-    connections.shutdown().await;
+    net::serve_until(listener, state, handle, shutdown).await;
 }
 
 async fn handle(state: Arc<State>, peer: SocketAddr, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
@@ -112,7 +92,7 @@ async fn route(state: &State, peer: SocketAddr, request: Request<Incoming>) -> H
     };
     let event = gateway::event(&parts, &body, &route, stringify_claims(&claims), peer, &state.domain);
     // Through lambda_http's own event parsing, as in Lambda.
-    let request = match lambda_http::request::from_str(&event.to_string()) {
+    let request = match event.request() {
         Ok(request) => request,
         Err(e) => {
             tracing::error!(error = %e, "the event did not parse");

@@ -5,10 +5,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use cruddur_cli::dev::{self, LocalStack, LOCAL_PASSWORD};
 use cruddur_core::domain::Timestamp;
-use cruddur_core::{Config, Store};
-use cruddur_integration_tests::{cognito_endpoint, endpoint, engine_env};
+use cruddur_core::Config;
+use cruddur_devkit::cognito::{self as dev, LocalStack, LOCAL_PASSWORD};
+use cruddur_devkit::engines::{cognito_endpoint, dynamodb_endpoint, engine_env, local_cognito, local_store};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -36,9 +36,9 @@ struct Stack {
 
 async fn start(name: &str) -> Stack {
     let table = format!("e2e-{name}-{}", uuid::Uuid::new_v4().simple());
-    let config = Config { table: table.clone(), local_endpoint: Some(endpoint()), ..Config::default() };
-    let store = Store::from_config(&config).await;
-    let cognito = dev::cognito_client(&config, Some(&cognito_endpoint())).await;
+    let config = Config { table: table.clone(), ..Config::default() };
+    let store = local_store(&config, &dynamodb_endpoint()).await;
+    let cognito = local_cognito(&config, &cognito_endpoint()).await;
     let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.expect("local set-up");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-local-api"))
@@ -107,7 +107,7 @@ async fn the_frontends_flow_over_http_with_real_tokens() {
     // The seeded conversation is there.
     let (status, groups) = stack.call("GET", "/api/message_groups", Some(&andrew), None).await;
     assert_eq!(status, 200, "{groups}");
-    assert_eq!(groups[0]["uuid"], cruddur_core::seed::CONVERSATION_UUID);
+    assert_eq!(groups[0]["uuid"], cruddur_devkit::seed::CONVERSATION_UUID);
     assert_eq!(groups[0]["handle"], "bayko");
 
     // Short profile, new conversation, both list it, reply, messages in order.
@@ -260,7 +260,7 @@ async fn a_user_signed_in_as_amplify_does_reaches_every_route_and_refreshed_toke
         let (status, groups) = stack.call("GET", "/api/message_groups", Some(token), None).await;
         assert_eq!(status, 200, "{groups}");
         assert_eq!(groups[0]["handle"], "andrewbrown", "bayko sees the seeded conversation with andrewbrown");
-        let group = cruddur_core::seed::CONVERSATION_UUID;
+        let group = cruddur_devkit::seed::CONVERSATION_UUID;
         let (status, messages) = stack.call("GET", &format!("/api/messages/{group}"), Some(token), None).await;
         assert_eq!((status, messages.as_array().map(Vec::len)), (200, Some(20)));
         let (status, short) = stack.call("GET", "/api/users/@andrewbrown/short", Some(token), None).await;

@@ -1,11 +1,12 @@
 //! The local stack's set-up against the local engines (DynamoDB Local and
-//! moto's Cognito): the table, a user
-//! pool and app client shaped like template.yaml's, the seed users in that
+//! moto's Cognito): the table, a user pool and app client shaped like
+//! template.yaml's, the seed users in that
 //! pool with profiles made through the PostConfirmation path, and the seeded
 //! conversation. Every step is idempotent. Also: signing a user in.
 
 use std::collections::HashMap;
 
+use crate::seed::{self, SeedOptions, SeedUser};
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::types::{
     AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType, PasswordPolicyType,
@@ -13,7 +14,6 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_cognitoidentityprovider::Client;
 use cruddur_core::domain::{CognitoSub, Handle, Timestamp};
-use cruddur_core::seed::{self, SeedOptions, SeedUser};
 use cruddur_core::store::MESSAGES_TABLE;
 use cruddur_core::{triggers, Error, Store};
 
@@ -29,18 +29,6 @@ pub struct LocalStack {
     pub client_id: String,
     /// (handle, email, Cognito sub) of each seed user.
     pub users: Vec<(String, String, String)>,
-}
-
-/// A Cognito client: at `endpoint` when given (a local Cognito), else where
-/// the SDK's chain says (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`,
-/// `AWS_ENDPOINT_URL`, or AWS).
-pub async fn cognito_client(config: &cruddur_core::Config, endpoint: Option<&str>) -> Client {
-    let sdk = config.sdk_config().await;
-    let mut builder = aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk);
-    if let Some(url) = endpoint {
-        builder = builder.endpoint_url(url);
-    }
-    Client::from_conf(builder.build())
 }
 
 fn aws<E: std::error::Error + 'static>(what: &str) -> impl FnOnce(E) -> String + '_ {
@@ -201,14 +189,9 @@ async fn ensure_profile(store: &Store, sub: &str, attributes: &HashMap<String, S
     if store.user_by_cognito_sub(&parsed).await.map_err(core("looking up a profile"))?.is_some() {
         return Ok(());
     }
-    let event = serde_json::json!({
-        "version": "1", "triggerSource": "PostConfirmation_ConfirmSignUp", "region": "us-east-1",
-        "userPoolId": "local", "userName": sub,
-        "callerContext": {"awsSdkVersion": "cruddur-cli", "clientId": "local"},
-        "request": {"userAttributes": attributes, "clientMetadata": {}},
-        "response": {}
-    });
-    let event = serde_json::from_value(event).map_err(|e| format!("building a PostConfirmation event: {e}"))?;
+    let attribute = |name: &str| attributes.get(name).map(String::as_str).unwrap_or("");
+    let event =
+        crate::events::post_confirmation(sub, attribute("preferred_username"), attribute("name"), attribute("email"));
     match triggers::post_confirmation(store, event).await {
         Ok(_) => Ok(()),
         Err(triggers::TriggerError::HandleTaken(_)) => {
@@ -230,7 +213,6 @@ async fn ensure_profile(store: &Store, sub: &str, attributes: &HashMap<String, S
 pub struct Tokens {
     pub access_token: String,
     pub id_token: String,
-    pub refresh_token: String,
 }
 
 /// Signs `username` (an email) in against the app client.
@@ -248,7 +230,6 @@ pub async fn sign_in(cognito: &Client, client_id: &str, username: &str, password
     Ok(Tokens {
         access_token: result.access_token.ok_or("no access token")?,
         id_token: result.id_token.ok_or("no id token")?,
-        refresh_token: result.refresh_token.unwrap_or_default(),
     })
 }
 

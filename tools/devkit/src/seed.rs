@@ -5,11 +5,11 @@
 //! The sample events in `events/` name these users (by their sample Cognito
 //! subs) and this conversation (by its uuid).
 
-use crate::domain::{
+use cruddur_core::domain::{
     CognitoSub, DisplayName, Email, GroupUuid, Handle, MessageText, NewProfile, Timestamp, UserSummary,
 };
-use crate::error::{Error, Result};
-use crate::store::{LinkOutcome, Store};
+use cruddur_core::store::{LinkOutcome, Store};
+use cruddur_core::{Error, Result};
 
 /// A seeded person.
 #[derive(Debug, Clone, Copy)]

@@ -11,18 +11,16 @@
 //! A retried TransactWriteItems whose ClientRequestToken already succeeded is
 //! answered by the engine itself, as DynamoDB does: the proxy only forwards.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
+
+use crate::net::{read_body, serve, HttpResponse, Upstream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -70,20 +68,9 @@ impl FaultProxy {
     pub async fn start(upstream: &str) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let upstream: Uri = upstream.parse().expect("upstream URL");
         let state = Arc::new(State::default());
-        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let shared = (state.clone(), client, upstream);
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(shared.clone(), request));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        let upstream = Upstream::new(upstream).expect("upstream URL");
+        serve(listener, (state.clone(), upstream), handle);
         FaultProxy { url, state }
     }
 
@@ -111,9 +98,7 @@ impl FaultProxy {
     }
 }
 
-type Shared = (Arc<State>, Client<HttpConnector, Full<Bytes>>, Uri);
-
-fn dynamodb_error(status: StatusCode, kind: &str) -> Response<Full<Bytes>> {
+fn dynamodb_error(status: StatusCode, kind: &str) -> HttpResponse {
     let body =
         format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by the test proxy"}}"#);
     dynamodb_answer(status, kind, body)
@@ -121,7 +106,7 @@ fn dynamodb_error(status: StatusCode, kind: &str) -> Response<Full<Bytes>> {
 
 /// DynamoDB's answer to a transaction of `items` items cancelled because the
 /// last one conflicts with another transaction.
-fn conflict(items: usize) -> Response<Full<Bytes>> {
+fn conflict(items: usize) -> HttpResponse {
     let kind = "TransactionCanceledException";
     let codes: Vec<&str> =
         (0..items.max(1)).map(|i| if i + 1 == items.max(1) { "TransactionConflict" } else { "None" }).collect();
@@ -140,7 +125,7 @@ fn conflict(items: usize) -> Response<Full<Bytes>> {
     dynamodb_answer(StatusCode::BAD_REQUEST, kind, body.to_string())
 }
 
-fn dynamodb_answer(status: StatusCode, kind: &str, body: String) -> Response<Full<Bytes>> {
+fn dynamodb_answer(status: StatusCode, kind: &str, body: String) -> HttpResponse {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert("content-type", "application/x-amz-json-1.0".parse().unwrap());
@@ -149,21 +134,21 @@ fn dynamodb_answer(status: StatusCode, kind: &str, body: String) -> Response<Ful
 }
 
 async fn handle(
-    (state, client, upstream): Shared,
+    (state, upstream): (Arc<State>, Upstream),
+    _peer: SocketAddr,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<HttpResponse, std::io::Error> {
     *state.in_flight.lock().unwrap() += 1;
-    let result = handle_inner(&state, &client, &upstream, request).await;
+    let result = handle_inner(&state, &upstream, request).await;
     *state.in_flight.lock().unwrap() -= 1;
     result
 }
 
 async fn handle_inner(
     state: &State,
-    client: &Client<HttpConnector, Full<Bytes>>,
-    upstream: &Uri,
+    upstream: &Upstream,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<HttpResponse, std::io::Error> {
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let fault = {
         let mut plan = state.plan.lock().unwrap();
@@ -181,8 +166,8 @@ async fn handle_inner(
     if fault.is_some() {
         *state.injected.lock().unwrap() += 1;
     }
-    let (mut parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let (parts, body) = request.into_parts();
+    let body = read_body(body).await;
 
     match fault {
         Some(Fault::Throttle) => return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "ThrottlingException")),
@@ -204,16 +189,9 @@ async fn handle_inner(
         Some(Fault::DropAfter) | None => {}
     }
 
-    let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
-    parts.uri = format!("http://{}{path}", upstream.authority().map(|a| a.as_str()).unwrap_or("")).parse().unwrap();
-    let response = match client.request(Request::from_parts(parts, Full::new(body))).await {
-        Ok(r) => r,
-        Err(e) => return Err(std::io::Error::other(e.to_string())),
-    };
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let response = upstream.forward(parts, body).await.map_err(std::io::Error::other)?;
     if fault == Some(Fault::DropAfter) {
         return Err(std::io::Error::other("injected: answer lost"));
     }
-    Ok(Response::from_parts(parts, Full::new(body)))
+    Ok(response)
 }

@@ -1,0 +1,12 @@
+//! The integration suites, in one test binary (each binary links the whole
+//! SDK): against DynamoDB Local through the real SDK client, events parsed by
+//! lambda_http as in Lambda. The logs test has its own binary: its subscriber
+//! is process-wide.
+
+mod concurrency;
+mod faults;
+mod functions;
+mod hostile;
+mod malformed;
+mod store;
+mod template;

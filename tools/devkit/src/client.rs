@@ -1,0 +1,102 @@
+//! The one test client: the functions' handlers driven with events built from
+//! the samples, a method per route (as zero2prod's `TestApp`), and the answer
+//! read one way.
+
+use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
+use cruddur_core::Store;
+use serde_json::Value;
+
+use crate::events::ApiEvent;
+
+/// What a route answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    /// The body as JSON (a string holding the text if it was not JSON).
+    pub body: Value,
+    /// The `x-next-cursor` header.
+    pub next_cursor: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl Answer {
+    /// `(status, body)`, for one-line assertions.
+    pub fn pair(&self) -> (u16, Value) {
+        (self.status, self.body.clone())
+    }
+}
+
+/// The app the functions run, over `store`.
+pub struct TestApp {
+    pub app: App,
+    pub store: Store,
+}
+
+impl TestApp {
+    pub fn new(store: Store) -> Self {
+        TestApp { app: App::new(store.clone()), store }
+    }
+
+    /// Any event, through the handler of its route.
+    pub async fn call(&self, event: ApiEvent) -> Answer {
+        let request = event.request().unwrap_or_else(|e| panic!("not an HTTP API event: {e}"));
+        // Boxed: a test awaiting many calls would otherwise hold every
+        // handler's (large, in debug builds) future on its thread's stack.
+        let response = match Box::pin(api::dispatch(&self.app, request)).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(header("content-type").as_deref(), Some("application/json"), "every response is JSON");
+        let bytes = response.body().as_ref();
+        Answer {
+            status: response.status().as_u16(),
+            body: serde_json::from_slice(bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned())),
+            next_cursor: header(NEXT_CURSOR_HEADER),
+            content_type: header("content-type"),
+        }
+    }
+
+    /// GET /api/message_groups as `sub`, with this raw query string.
+    pub async fn list_message_groups(&self, sub: &str, query: &str) -> Answer {
+        self.call(ApiEvent::sample("list-message-groups.json").caller(Some(sub)).query(query)).await
+    }
+
+    /// GET /api/messages/{group} as `sub`, with this raw query string.
+    pub async fn list_messages(&self, sub: &str, group: &str, query: &str) -> Answer {
+        self.call(messages_event(group).caller(Some(sub)).query(query)).await
+    }
+
+    /// POST /api/messages as `sub` with this JSON body.
+    pub async fn create_message(&self, sub: &str, body: &Value) -> Answer {
+        self.call(create_message_event().caller(Some(sub)).json_body(body)).await
+    }
+
+    /// GET /api/users/{handle}/short as `sub` (`handle` as in the path: `@bayko`).
+    pub async fn users_short(&self, sub: &str, handle: &str) -> Answer {
+        self.call(users_short_event(handle).caller(Some(sub))).await
+    }
+}
+
+/// GET /api/messages/{group}, from the sample event.
+pub fn messages_event(group: &str) -> ApiEvent {
+    ApiEvent::sample("list-messages.json")
+        .path(&format!("/api/messages/{group}"))
+        .path_param("message_group_uuid", group)
+}
+
+/// POST /api/messages, from the sample event (its body replaced later).
+pub fn create_message_event() -> ApiEvent {
+    ApiEvent::sample("create-message-reply.json")
+}
+
+/// GET /api/users/{handle}/short, from the sample event.
+pub fn users_short_event(handle: &str) -> ApiEvent {
+    ApiEvent::sample("users-short.json").path(&format!("/api/users/{handle}/short")).path_param("handle", handle)
+}
+
+/// GET /api/message_groups, from the sample event.
+pub fn message_groups_event() -> ApiEvent {
+    ApiEvent::sample("list-message-groups.json")
+}

@@ -1,0 +1,324 @@
+//! The one builder of the events Lambda hands the functions: API Gateway HTTP
+//! API (payload 2.0) requests, and Cognito trigger events.
+//!
+//! Tests start from the sample events in `events/` (the fixtures) and change
+//! fields; the local API builds the event of each real HTTP request with
+//! [`ApiEvent::new`]. Either way the JSON goes through lambda_http's own
+//! deserialisation, as in Lambda.
+
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
+use serde_json::{json, Map, Value};
+
+/// The repository's `events/` folder.
+pub fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+/// A sample event's JSON, by file name (`list-messages.json`).
+pub fn sample_json(name: &str) -> Value {
+    let path = events_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Headers API Gateway sets itself, whatever the client sent. lambda_http
+/// builds the request URL from `host` and `x-forwarded-proto` with an
+/// `unwrap()`, so a client's malformed Host passed through would panic it
+/// (found by the fuzz target).
+pub const GATEWAY_HEADERS: &[&str] = &["host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-for"];
+
+/// An API Gateway HTTP API (v2) request event.
+#[derive(Debug, Clone)]
+pub struct ApiEvent(Value);
+
+impl ApiEvent {
+    /// The event API Gateway sends for `route` (`GET /api/messages/{message_group_uuid}`)
+    /// requested at `raw_path`, with no identity, headers or body yet.
+    pub fn new(route: &str, raw_path: &str) -> Self {
+        let method = route.split(' ').next().unwrap_or("GET");
+        ApiEvent(json!({
+            "version": "2.0",
+            "routeKey": route,
+            "rawPath": raw_path,
+            "rawQueryString": "",
+            "headers": {},
+            "requestContext": {
+                "accountId": "local",
+                "apiId": "local",
+                "domainName": "localhost",
+                "domainPrefix": "local",
+                "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": ""},
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": route,
+                "stage": "$default",
+                "time": "",
+                "timeEpoch": std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0),
+            },
+            "isBase64Encoded": false,
+        }))
+    }
+
+    /// A sample event from `events/`, as a starting point.
+    pub fn sample(name: &str) -> Self {
+        ApiEvent(sample_json(name))
+    }
+
+    /// The raw path (and the request context's copy of it).
+    pub fn path(mut self, raw_path: &str) -> Self {
+        self.0["rawPath"] = json!(raw_path);
+        self.0["requestContext"]["http"]["path"] = json!(raw_path);
+        self
+    }
+
+    /// One path variable, as the route's `{name}` matched it (decoded).
+    pub fn path_param(mut self, name: &str, value: &str) -> Self {
+        if !self.0["pathParameters"].is_object() {
+            self.0["pathParameters"] = json!({});
+        }
+        self.0["pathParameters"][name] = json!(value);
+        self
+    }
+
+    pub fn path_params(mut self, params: Map<String, Value>) -> Self {
+        if params.is_empty() {
+            self.0.as_object_mut().map(|o| o.remove("pathParameters"));
+        } else {
+            self.0["pathParameters"] = Value::Object(params);
+        }
+        self
+    }
+
+    /// The query string: the raw text as sent (`limit=5&cursor=...`), and
+    /// its parameters decoded, as API Gateway passes both.
+    pub fn query(mut self, raw: &str) -> Self {
+        self.0["rawQueryString"] = json!(raw);
+        let mut params = Map::new();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, v) = (percent_decode(k), percent_decode(v));
+            match params.get_mut(&k) {
+                // Repeated parameters are joined with commas, as API Gateway does.
+                Some(Value::String(existing)) => {
+                    existing.push(',');
+                    existing.push_str(&v);
+                }
+                _ => {
+                    params.insert(k, Value::String(v));
+                }
+            }
+        }
+        if let Some(event) = self.0.as_object_mut() {
+            if params.is_empty() {
+                event.remove("queryStringParameters");
+            } else {
+                event.insert("queryStringParameters".into(), Value::Object(params));
+            }
+        }
+        self
+    }
+
+    /// `(name, value)` pairs as the query string, each value percent-encoded.
+    pub fn query_pairs(self, pairs: &[(&str, &str)]) -> Self {
+        let raw: Vec<String> =
+            pairs.iter().map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v))).collect();
+        self.query(&raw.join("&"))
+    }
+
+    /// The JWT authorizer's claims (strings, as API Gateway passes them);
+    /// `None` removes the authorizer context altogether.
+    pub fn claims(mut self, claims: Option<Map<String, Value>>) -> Self {
+        match claims {
+            Some(claims) => self.0["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}}),
+            None => {
+                self.0["requestContext"].as_object_mut().map(|c| c.remove("authorizer"));
+            }
+        }
+        self
+    }
+
+    /// The caller: an access token's claims with this `sub` (`None`: no
+    /// authorizer context at all).
+    pub fn caller(self, sub: Option<&str>) -> Self {
+        let claims = sub.map(|sub| {
+            let mut claims = Map::new();
+            claims.insert("sub".into(), json!(sub));
+            claims.insert("token_use".into(), json!("access"));
+            claims
+        });
+        self.claims(claims)
+    }
+
+    /// API Gateway's id of this request (logs carry it).
+    pub fn request_id(mut self, id: &str) -> Self {
+        self.0["requestContext"]["requestId"] = json!(id);
+        self
+    }
+
+    /// Sets a header (replacing one of that name).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if !self.0["headers"].is_object() {
+            self.0["headers"] = json!({});
+        }
+        self.0["headers"][name.to_ascii_lowercase()] = json!(value);
+        self
+    }
+
+    /// Adds a header as a client sent it: a repeated one is joined to the
+    /// earlier value with a comma, as API Gateway does.
+    pub fn append_header(self, name: &str, value: &str) -> Self {
+        let joined = match self.0["headers"].get(name.to_ascii_lowercase()) {
+            Some(Value::String(existing)) => format!("{existing},{value}"),
+            _ => value.to_owned(),
+        };
+        self.header(name, &joined)
+    }
+
+    /// A body: text as is, anything else base64-encoded (`isBase64Encoded`).
+    pub fn body(mut self, body: &[u8]) -> Self {
+        match std::str::from_utf8(body) {
+            Ok(text) => {
+                self.0["body"] = json!(text);
+                self.0["isBase64Encoded"] = json!(false);
+            }
+            Err(_) => return self.binary_body(body),
+        }
+        self
+    }
+
+    /// No body at all.
+    pub fn without_body(mut self) -> Self {
+        self.0.as_object_mut().map(|o| o.remove("body"));
+        self.0["isBase64Encoded"] = json!(false);
+        self
+    }
+
+    /// A body sent base64-encoded, whatever its bytes.
+    pub fn binary_body(mut self, body: &[u8]) -> Self {
+        self.0["body"] = json!(STANDARD.encode(body));
+        self.0["isBase64Encoded"] = json!(true);
+        self
+    }
+
+    /// A JSON body.
+    pub fn json_body(self, body: &Value) -> Self {
+        self.header("content-type", "application/json").body(body.to_string().as_bytes())
+    }
+
+    /// What API Gateway fills in from the connection: the caller's address,
+    /// this API's domain (`host:port`), the user agent; and the headers it
+    /// sets itself (`host`, `x-forwarded-*`) replace the client's.
+    pub fn connection(mut self, peer: std::net::IpAddr, domain: &str, proto: &str) -> Self {
+        if let Some(headers) = self.0["headers"].as_object_mut() {
+            headers.retain(|name, _| !GATEWAY_HEADERS.contains(&name.as_str()));
+        }
+        let user_agent = self.0["headers"]["user-agent"].as_str().unwrap_or("").to_owned();
+        let port = domain.rsplit_once(':').map(|(_, p)| p).unwrap_or(if proto == "https" { "443" } else { "80" });
+        let context = &mut self.0["requestContext"];
+        context["domainName"] = json!(domain);
+        context["http"]["sourceIp"] = json!(peer.to_string());
+        context["http"]["userAgent"] = json!(user_agent);
+        self.header("host", domain)
+            .header("x-forwarded-proto", proto)
+            .header("x-forwarded-port", port)
+            .header("x-forwarded-for", &peer.to_string())
+    }
+
+    pub fn json(&self) -> &Value {
+        &self.0
+    }
+
+    pub fn into_json(self) -> Value {
+        self.0
+    }
+
+    /// The request as the function sees it: the JSON parsed by lambda_http.
+    pub fn request(&self) -> Result<lambda_http::Request, String> {
+        lambda_http::request::from_str(&self.0.to_string()).map_err(|e| e.to_string())
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; anything else (a lone `%`, `+`) stays as it is.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A Cognito PostConfirmation event for this account, from the sample event.
+pub fn post_confirmation(sub: &str, handle: &str, name: &str, email: &str) -> CognitoEventUserPoolsPostConfirmation {
+    let mut event = sample_json("post-confirmation.json");
+    event["userName"] = json!(sub);
+    let attributes = &mut event["request"]["userAttributes"];
+    attributes["sub"] = json!(sub);
+    attributes["preferred_username"] = json!(handle);
+    attributes["name"] = json!(name);
+    attributes["email"] = json!(email);
+    serde_json::from_value(event).unwrap_or_else(|e| panic!("a PostConfirmation event: {e}"))
+}
+
+/// A Cognito PreSignUp event for this handle, from the sample event.
+pub fn pre_sign_up(handle: &str, name: &str, email: &str) -> CognitoEventUserPoolsPreSignup {
+    let mut event = sample_json("pre-sign-up.json");
+    let attributes = &mut event["request"]["userAttributes"];
+    attributes["preferred_username"] = json!(handle);
+    attributes["name"] = json!(name);
+    attributes["email"] = json!(email);
+    serde_json::from_value(event).unwrap_or_else(|e| panic!("a PreSignUp event: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decode("%40bayko"), "@bayko");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn query_pairs_round_trip_through_lambda_http() {
+        let request = ApiEvent::new("GET /api/message_groups", "/api/message_groups")
+            .query_pairs(&[("limit", "5"), ("cursor", "a b&c=d")])
+            .request()
+            .unwrap();
+        use lambda_http::RequestExt;
+        let q = request.query_string_parameters();
+        assert_eq!(q.first("limit"), Some("5"));
+        assert_eq!(q.first("cursor"), Some("a b&c=d"));
+    }
+}

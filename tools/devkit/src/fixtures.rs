@@ -1,0 +1,144 @@
+//! Test fixtures: a fresh table per test on the local DynamoDB engine, the
+//! sample events' people and conversation, small constructors.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cruddur_core::domain::{
+    DisplayName, Email, GroupUuid, Handle, Message, MessageText, NewProfile, PageLimit, PageRequest, Timestamp,
+    UserSummary,
+};
+use cruddur_core::store::MESSAGES_TABLE;
+use cruddur_core::{Config, Store};
+
+use crate::engines::{dynamodb_endpoint, local_store};
+use crate::seed;
+
+/// A fresh table's configuration: a unique name and generous time budgets
+/// (concurrency tests queue dozens of requests on a 2-core machine that also
+/// runs the engine).
+pub fn test_config() -> Config {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    Config {
+        table: format!(
+            "test-{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            uuid::Uuid::new_v4().simple()
+        ),
+        operation_timeout: std::time::Duration::from_secs(30),
+        attempt_timeout: std::time::Duration::from_secs(10),
+        ..Config::default()
+    }
+}
+
+/// A store on a new, empty table with the production table definition, on
+/// the local DynamoDB engine (or a failure that says how to start one).
+pub async fn fresh_store() -> Store {
+    let url = dynamodb_endpoint();
+    let store = local_store(&test_config(), &url).await;
+    if let Err(e) = MESSAGES_TABLE.create(store.client(), store.table()).await {
+        panic!("cannot create a test table on {url}: {e}\nfix: is the engine at AWS_ENDPOINT_URL_DYNAMODB running? scripts/test starts one");
+    }
+    store
+}
+
+/// A time stamp `seconds` after 2026-01-01T00:00:00Z.
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_micros((1_767_225_600 + seconds) * 1_000_000).expect("a valid time")
+}
+
+/// A time stamp from ISO text (`2019-05-01T10:00:00.000000Z`).
+pub fn ts(iso: &str) -> Timestamp {
+    Timestamp::parse(iso).expect("a valid time stamp")
+}
+
+pub fn handle(s: &str) -> Handle {
+    Handle::parse(s).expect("valid handle")
+}
+
+pub fn text(s: &str) -> MessageText {
+    MessageText::parse(s).expect("valid message")
+}
+
+/// Creates a profile with this handle (display name derived from it).
+pub async fn user(store: &Store, handle: &str) -> UserSummary {
+    let profile = store
+        .create_profile(
+            NewProfile {
+                handle: Handle::parse(handle).expect("valid handle"),
+                display_name: DisplayName::parse(&format!("{handle} Display")).expect("valid name"),
+                email: Email::parse(&format!("{handle}@example.com")).expect("valid email"),
+                cognito_sub: None,
+            },
+            at(0),
+        )
+        .await
+        .expect("create profile");
+    profile.summary()
+}
+
+/// How many items the whole table holds (a Scan: tests only).
+pub async fn item_count(store: &Store) -> usize {
+    let mut count = 0usize;
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .set_exclusive_start_key(start)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .expect("scan");
+        count += usize::try_from(out.count).unwrap_or(0);
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return count,
+        }
+    }
+}
+
+/// The people and the conversation that the sample events in `events/` name
+/// (the seed data, with the events' Cognito subs).
+pub mod sample {
+    pub use crate::seed::CONVERSATION_UUID as GROUP;
+    pub const ANDREW_SUB: &str = crate::seed::ANDREW.sample_sub;
+    pub const BAYKO_SUB: &str = crate::seed::BAYKO.sample_sub;
+}
+
+/// The state the sample events expect: the seed data (andrewbrown, bayko,
+/// londo and the andrewbrown-bayko conversation), linked to the events' subs.
+pub async fn sample_fixture(store: &Store) {
+    let options = seed::SeedOptions { extra_conversations: 0, link_sample_subs: true };
+    seed::seed(store, Timestamp::now(), options, &|_| {}).await.expect("seed");
+}
+
+/// A fresh table with the sample fixture, plus a bayko-londo conversation
+/// that andrewbrown is not part of (and that gives bayko a second page of
+/// conversations).
+pub async fn seeded_store() -> Store {
+    let store = fresh_store().await;
+    sample_fixture(&store).await;
+    let bayko = store.user_by_handle(&handle("bayko")).await.expect("read").expect("bayko is seeded");
+    store.start_conversation(&bayko, &handle("londo"), text("Londo, a word?"), at(120)).await.expect("conversation");
+    store
+}
+
+/// Every message of a conversation, oldest first, page by page (no membership check).
+pub async fn whole_conversation(store: &Store, group: GroupUuid) -> Vec<Message> {
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .conversation(group, PageRequest { limit: PageLimit::new(100).expect("a valid limit"), cursor })
+            .await
+            .expect("read the conversation");
+        pages.push(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    pages.into_iter().rev().flatten().collect()
+}
