@@ -1,12 +1,12 @@
 //! Concurrency through the real handlers: many requests at once from both
-//! members, racing conversation starts, a trigger delivered many times at once.
+//! members, racing message group starts, a trigger delivered many times at once.
 
 use std::collections::HashSet;
 
 use cruddur_core::triggers;
 use cruddur_devkit::client::TestApp;
 use cruddur_devkit::events;
-use cruddur_devkit::fixtures::{fresh_store, item_count, sample, sample_fixture, whole_conversation};
+use cruddur_devkit::fixtures::{fresh_store, item_count, sample, sample_fixture, whole_message_group};
 use serde_json::{json, Value};
 
 async fn send(app: &TestApp, sub: &str, body: Value) -> Value {
@@ -21,7 +21,7 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
     sample_fixture(&store).await;
     let app = std::sync::Arc::new(TestApp::new(store.clone()));
     let before = store
-        .conversation(cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap(), Default::default())
+        .group_messages(cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap(), Default::default())
         .await
         .unwrap();
     assert!(!before.items.is_empty());
@@ -40,7 +40,7 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
         sent.push(t.await.unwrap());
     }
     let group = cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap();
-    let stored = whole_conversation(&store, group).await;
+    let stored = whole_message_group(&store, group).await;
     let ids: HashSet<String> = stored.iter().map(|m| m.uuid.to_string()).collect();
     assert_eq!(stored.len(), 24 + 100, "every message stored, none overwritten");
     assert!(sent.iter().all(|m| ids.contains(m["uuid"].as_str().unwrap())));
@@ -53,7 +53,7 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn twenty_concurrent_new_conversations_between_the_same_two_users_make_one_group() {
+async fn twenty_concurrent_new_message_groups_between_the_same_two_users_make_one_group() {
     let store = fresh_store().await;
     sample_fixture(&store).await;
     let app = std::sync::Arc::new(TestApp::new(store.clone()));
@@ -72,7 +72,7 @@ async fn twenty_concurrent_new_conversations_between_the_same_two_users_make_one
     assert_eq!(groups.len(), 1, "one group: {groups:?}");
     let group = cruddur_core::domain::GroupUuid::parse(groups.iter().next().unwrap()).unwrap();
     let page = store
-        .conversation(
+        .group_messages(
             group,
             cruddur_core::domain::PageRequest {
                 limit: cruddur_core::domain::PageLimit::new(100).unwrap(),

@@ -12,7 +12,7 @@ use cruddur_core::{Config, Store};
 use cruddur_devkit::client::TestApp;
 use cruddur_devkit::engines::{dynamodb_endpoint, local_store};
 use cruddur_devkit::faults::{Fault, FaultProxy};
-use cruddur_devkit::fixtures::{handle, sample, sample_fixture, whole_conversation};
+use cruddur_devkit::fixtures::{handle, sample, sample_fixture, whole_message_group};
 use serde_json::{json, Value};
 
 struct Stack {
@@ -50,7 +50,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
 /// How many stored messages have `text`, and whether both members' summaries show it.
 async fn stored(store: &Store, text: &str) -> (usize, bool) {
     let group = GroupUuid::parse(sample::GROUP).unwrap();
-    let count = whole_conversation(store, group).await.iter().filter(|m| m.text.as_str() == text).count();
+    let count = whole_message_group(store, group).await.iter().filter(|m| m.text.as_str() == text).count();
     let mut both = true;
     for h in ["andrewbrown", "bayko"] {
         let user = store.user_by_handle(&handle(h)).await.unwrap().unwrap();
@@ -131,7 +131,7 @@ async fn a_hung_database_cannot_eat_the_lambda_timeout_and_leaves_all_or_nothing
 #[tokio::test(flavor = "multi_thread")]
 async fn transaction_conflicts_are_retried_with_backoff_and_the_message_is_stored_once() {
     let s = stack().await;
-    // A reply (message + both summaries), then a new conversation (pair,
+    // A reply (message + both summaries), then a new message group (pair,
     // both rows, message): each cancelled three times for a conflict.
     s.proxy.inject(Fault::Conflict, Some(3), Some("TransactWriteItems"));
     let (status, body) = reply(&s.app, "after three conflicts").await;
@@ -144,7 +144,7 @@ async fn transaction_conflicts_are_retried_with_backoff_and_the_message_is_store
     assert_eq!(status, 200, "{body}");
     assert_eq!(s.proxy.injected(), 6);
     let group = GroupUuid::parse(body["message_group_uuid"].as_str().unwrap()).unwrap();
-    let messages = whole_conversation(&s.direct, group).await;
+    let messages = whole_message_group(&s.direct, group).await;
     assert_eq!(messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["hello londo"]);
 }
 

@@ -8,7 +8,7 @@ use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
 use cruddur_devkit::events::{self, events_dir, ApiEvent};
 use cruddur_devkit::fixtures::{fresh_store, item_count, sample, seeded_store};
-use cruddur_devkit::seed::CONVERSATION;
+use cruddur_devkit::seed::MESSAGES;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
 use serde_json::{json, Value};
 
@@ -80,13 +80,13 @@ async fn check_http_event(name: &str, app: &TestApp) {
         "list-message-groups.json" => {
             assert_eq!(a.status, 200, "{a:?}");
             let groups = a.body.as_array().unwrap();
-            assert_eq!(groups.len(), 1, "andrewbrown's only conversation: {a:?}");
+            assert_eq!(groups.len(), 1, "andrewbrown's only message group: {a:?}");
             let g = &groups[0];
             assert_eq!(keys(g), message_keys());
             assert_eq!(g["uuid"], sample::GROUP);
             assert_eq!(g["handle"], "bayko", "the OTHER member");
             assert_eq!(g["display_name"], "Andrew Bayko");
-            assert_eq!(g["message"], CONVERSATION.last().unwrap().1);
+            assert_eq!(g["message"], MESSAGES.last().unwrap().1);
             assert_iso(&g["created_at"]);
             assert!(a.next_cursor.is_none());
         }
@@ -105,8 +105,8 @@ async fn check_http_event(name: &str, app: &TestApp) {
                 assert_eq!(keys(m), message_keys());
                 assert_iso(&m["created_at"]);
             }
-            // The latest 20 of the conversation, oldest first.
-            let latest = &CONVERSATION[CONVERSATION.len() - 20..];
+            // The latest 20 of the message group, oldest first.
+            let latest = &MESSAGES[MESSAGES.len() - 20..];
             for (m, (from_andrew, text)) in messages.iter().zip(latest) {
                 assert_eq!(m["message"], *text);
                 assert_eq!(m["handle"], if *from_andrew { "andrewbrown" } else { "bayko" });
@@ -205,12 +205,12 @@ async fn the_frontends_flow_end_to_end() {
         (Some("Ben"), Some("Ben Builder"))
     );
 
-    // She starts the conversation; the answer tells the frontend where to go.
+    // She starts the message group; the answer tells the frontend where to go.
     let started = ann.post(json!({"message": "Hi Ben!", "handle": "ben"})).await;
     assert_eq!(started.status, 200, "{started:?}");
-    let group = started.body["message_group_uuid"].as_str().expect("a new conversation's uuid").to_owned();
+    let group = started.body["message_group_uuid"].as_str().expect("a new message group's uuid").to_owned();
 
-    // Both see the conversation, each with the other's name.
+    // Both see the message group, each with the other's name.
     let ann_groups = ann.groups().await.body;
     let ben_groups = ben.groups().await.body;
     assert_eq!(ann_groups[0]["uuid"], group.as_str());
@@ -240,14 +240,14 @@ async fn the_frontends_flow_end_to_end() {
     assert_eq!(texts, ["Hi Ben!", "Hi Ann, good to hear from you", "Lunch on Friday?"]);
     assert_eq!(ann.groups().await.body[0]["message"], "Lunch on Friday?");
 
-    // Eve can neither read nor write there, and sees no conversation.
+    // Eve can neither read nor write there, and sees no message group.
     assert_error(&eve.messages(&group).await, 403, &["generic_403"]);
     let before = item_count(&store).await;
     assert_error(&eve.post(json!({"message": "let me in", "message_group_uuid": group})).await, 403, &["generic_403"]);
     assert_eq!(item_count(&store).await, before);
     assert_eq!(eve.groups().await.body, json!([]));
 
-    // A second "new conversation" to the same handle lands in the same group.
+    // A second "new message group" to the same handle lands in the same group.
     let again = ann.post(json!({"message": "One more thing", "handle": "BEN"})).await;
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.body["message_group_uuid"], group.as_str());
@@ -273,7 +273,7 @@ async fn list_routes_page_with_limit_and_the_next_cursor_header() {
     let first = app.list_messages(sample::ANDREW_SUB, sample::GROUP, "limit=1").await;
     assert_eq!(first.status, 200);
     assert_eq!(first.body.as_array().unwrap().len(), 1);
-    assert_eq!(first.body[0]["message"], CONVERSATION[CONVERSATION.len() - 1].1, "the latest message first");
+    assert_eq!(first.body[0]["message"], MESSAGES[MESSAGES.len() - 1].1, "the latest message first");
     let cursor = first.next_cursor.expect("more messages exist");
     let second = app
         .call(
@@ -283,7 +283,7 @@ async fn list_routes_page_with_limit_and_the_next_cursor_header() {
         )
         .await;
     assert_eq!(second.status, 200);
-    assert_eq!(second.body[0]["message"], CONVERSATION[CONVERSATION.len() - 2].1, "then the one before");
+    assert_eq!(second.body[0]["message"], MESSAGES[MESSAGES.len() - 2].1, "then the one before");
     assert!(second.next_cursor.is_some());
     // The same cursor, used by bayko for their group list: refused.
     let foreign = app

@@ -1,4 +1,4 @@
-//! Hostile callers: a third user after someone else's conversation, a body
+//! Hostile callers: a third user after someone else's message group, a body
 //! that claims to be someone else, requests without usable identity.
 
 use cruddur_devkit::client::{create_message_event, message_groups_event, messages_event, users_short_event, TestApp};
@@ -14,7 +14,7 @@ async fn app() -> TestApp {
 }
 
 #[tokio::test]
-async fn a_third_user_cannot_read_reply_or_page_into_a_conversation_or_learn_its_members() {
+async fn a_third_user_cannot_read_reply_or_page_into_a_message_group_or_learn_its_members() {
     let app = app().await;
 
     // By uuid.

@@ -105,10 +105,10 @@ fn event(case: &Case, sub: &str) -> ApiEvent {
 }
 
 async fn cursors(app: &TestApp) -> (String, String) {
-    // Bayko's page-1 cursors: one for a group list, one for the conversation.
+    // Bayko's page-1 cursors: one for a group list, one for the message group.
     let groups = app.list_message_groups(sample::BAYKO_SUB, "limit=1").await;
     let messages = app.list_messages(sample::BAYKO_SUB, sample::GROUP, "limit=1").await;
-    (groups.next_cursor.unwrap_or_default(), messages.next_cursor.expect("the seeded conversation has a second page"))
+    (groups.next_cursor.unwrap_or_default(), messages.next_cursor.expect("the seeded message group has a second page"))
 }
 
 fn cases(bayko_groups_cursor: &str, messages_cursor: &str) -> Vec<Case> {
@@ -263,7 +263,7 @@ fn cases(bayko_groups_cursor: &str, messages_cursor: &str) -> Vec<Case> {
 
 #[tokio::test]
 async fn every_malformed_request_gets_the_contract_answer_and_writes_nothing() {
-    // Bayko has two conversations: a group-list cursor exists.
+    // Bayko has two message groups: a group-list cursor exists.
     let store = seeded_store().await;
     let app = TestApp::new(store.clone());
     let (groups_cursor, messages_cursor) = cursors(&app).await;

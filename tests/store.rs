@@ -19,11 +19,11 @@ async fn all_messages(store: &Store, reader: &UserSummary, group: GroupUuid) -> 
     store.list_messages(reader.uuid, group, page(100, None)).await.unwrap().items
 }
 
-/// Two users with a conversation started by `a` at time `t`.
-async fn conversation(store: &Store, t: i64) -> (UserSummary, UserSummary, GroupUuid) {
+/// Two users with a message group started by `a` at time `t`.
+async fn two_members(store: &Store, t: i64) -> (UserSummary, UserSummary, GroupUuid) {
     let a = user(store, &format!("a{}", &uuid::Uuid::new_v4().simple().to_string()[..8])).await;
     let b = user(store, &format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..8])).await;
-    let first = store.start_conversation(&a, &b.handle, text("hello"), at(t)).await.unwrap();
+    let first = store.start_message_group(&a, &b.handle, text("hello"), at(t)).await.unwrap();
     (a, b, first.group)
 }
 
@@ -31,7 +31,7 @@ async fn conversation(store: &Store, t: i64) -> (UserSummary, UserSummary, Group
 #[tokio::test]
 async fn messages_with_the_same_timestamp_are_both_kept() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
     let same = at(60);
     let m1 = store.send_reply(&a, group, text("first at the same time"), same).await.unwrap();
     let m2 = store.send_reply(&b, group, text("second at the same time"), same).await.unwrap();
@@ -47,7 +47,7 @@ async fn messages_with_the_same_timestamp_are_both_kept() {
 #[tokio::test]
 async fn a_reply_updates_both_members_group_rows() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
     let reply = store.send_reply(&b, group, text("hi back"), at(30)).await.unwrap();
 
     for (owner, other) in [(&a, &b), (&b, &a)] {
@@ -62,7 +62,7 @@ async fn a_reply_updates_both_members_group_rows() {
 #[tokio::test]
 async fn a_delayed_older_message_is_stored_without_rewinding_summaries() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
     let newer = store.send_reply(&a, group, text("newer"), at(100)).await.unwrap();
     let older = store.send_reply(&b, group, text("older, delayed"), at(50)).await.unwrap();
 
@@ -81,7 +81,7 @@ async fn a_delayed_older_message_is_stored_without_rewinding_summaries() {
 #[tokio::test]
 async fn a_failed_membership_condition_writes_nothing() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
     let mallory = user(&store, "mallory").await;
     let before = item_count(&store).await;
 
@@ -104,7 +104,7 @@ async fn a_failed_membership_condition_writes_nothing() {
 #[tokio::test]
 async fn only_members_read_a_group_and_unknown_groups_are_not_found() {
     let store = fresh_store().await;
-    let (a, _b, group) = conversation(&store, 0).await;
+    let (a, _b, group) = two_members(&store, 0).await;
     let mallory = user(&store, "mallory").await;
 
     let err = store.list_messages(mallory.uuid, group, page(20, None)).await.unwrap_err();
@@ -118,7 +118,7 @@ async fn only_members_read_a_group_and_unknown_groups_are_not_found() {
 
 // Guarantee 5: newest first, every year.
 #[tokio::test]
-async fn conversations_from_earlier_years_are_listed_newest_first() {
+async fn message_groups_from_earlier_years_are_listed_newest_first() {
     let store = fresh_store().await;
     let me = user(&store, "me").await;
     let mut expected = Vec::new();
@@ -129,7 +129,7 @@ async fn conversations_from_earlier_years_are_listed_newest_first() {
         ("jan2026", "2026-01-01T00:00:00.000000Z"),
     ] {
         let other = user(&store, name).await;
-        let m = store.start_conversation(&me, &other.handle, text(name), ts(when)).await.unwrap();
+        let m = store.start_message_group(&me, &other.handle, text(name), ts(when)).await.unwrap();
         expected.push((when, m.group, name));
     }
     expected.sort_by(|x, y| y.0.cmp(x.0));
@@ -141,7 +141,7 @@ async fn conversations_from_earlier_years_are_listed_newest_first() {
     assert!(listed.next.is_none());
 }
 
-// Guarantee 6: one conversation per pair, even under a race.
+// Guarantee 6: one message group per pair, even under a race.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_starts_between_the_same_pair_make_one_group() {
     let store = fresh_store().await;
@@ -151,8 +151,8 @@ async fn racing_starts_between_the_same_pair_make_one_group() {
         let (s1, s2) = (store.clone(), store.clone());
         let (a1, b1) = (a.clone(), b.clone());
         let (x, y) = tokio::join!(
-            tokio::spawn(async move { s1.start_conversation(&a1, &b1.handle, text("hi b"), at(10)).await }),
-            tokio::spawn(async move { s2.start_conversation(&b, &a.handle, text("hi a"), at(10)).await }),
+            tokio::spawn(async move { s1.start_message_group(&a1, &b1.handle, text("hi b"), at(10)).await }),
+            tokio::spawn(async move { s2.start_message_group(&b, &a.handle, text("hi a"), at(10)).await }),
         );
         let (x, y) = (x.unwrap().unwrap(), y.unwrap().unwrap());
         assert_eq!(x.group, y.group, "round {round}: both starts must land in one group");
@@ -163,14 +163,14 @@ async fn racing_starts_between_the_same_pair_make_one_group() {
 }
 
 #[tokio::test]
-async fn a_second_new_conversation_to_the_same_handle_continues_the_first() {
+async fn a_second_new_message_group_to_the_same_handle_continues_the_first() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
     // Any spelling of the handle names the same user.
     let again =
-        store.start_conversation(&a, &handle(&b.handle.as_str().to_uppercase()), text("me again"), at(20)).await;
+        store.start_message_group(&a, &handle(&b.handle.as_str().to_uppercase()), text("me again"), at(20)).await;
     assert_eq!(again.unwrap().group, group);
-    let back = store.start_conversation(&b, &a.handle, text("and me"), at(30)).await.unwrap();
+    let back = store.start_message_group(&b, &a.handle, text("and me"), at(30)).await.unwrap();
     assert_eq!(back.group, group);
     assert_eq!(all_messages(&store, &a, group).await.len(), 3);
     assert_eq!(store.list_message_groups(a.uuid, page(20, None)).await.unwrap().items.len(), 1);
@@ -179,13 +179,13 @@ async fn a_second_new_conversation_to_the_same_handle_continues_the_first() {
 }
 
 #[tokio::test]
-async fn starting_a_conversation_needs_another_existing_user() {
+async fn starting_a_message_group_needs_another_existing_user() {
     let store = fresh_store().await;
     let a = user(&store, "Alone").await;
     let before = item_count(&store).await;
-    let err = store.start_conversation(&a, &handle("alone"), text("hi me"), at(1)).await.unwrap_err();
+    let err = store.start_message_group(&a, &handle("alone"), text("hi me"), at(1)).await.unwrap_err();
     assert!(matches!(err, Error::CannotMessageSelf), "{err:?}");
-    let err = store.start_conversation(&a, &handle("nobody"), text("hi?"), at(1)).await.unwrap_err();
+    let err = store.start_message_group(&a, &handle("nobody"), text("hi?"), at(1)).await.unwrap_err();
     assert!(matches!(err, Error::UserNotFound), "{err:?}");
     assert_eq!(item_count(&store).await, before);
 }
@@ -194,7 +194,7 @@ async fn starting_a_conversation_needs_another_existing_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_replies_are_all_stored_and_summaries_show_the_last() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
     // Times are shuffled against start order, so later messages often
     // commit before earlier ones: the summary must still end at the latest.
     let mut times: Vec<i64> = (1..=50).collect();
@@ -240,7 +240,7 @@ fn fastrand_shuffle(v: &mut [i64]) {
 #[tokio::test]
 async fn paging_through_messages_sees_every_message_exactly_once_in_order() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
     for i in 1..=44 {
         let sender = if i % 2 == 0 { &a } else { &b };
         store.send_reply(sender, group, text(&format!("m{i}")), at(i)).await.unwrap();
@@ -279,7 +279,7 @@ async fn paging_through_groups_sees_every_group_exactly_once_newest_first() {
     let me = user(&store, "popular").await;
     for i in 0..23 {
         let other = user(&store, &format!("friend{i}")).await;
-        store.start_conversation(&other, &me.handle, text("hey"), at(i * 10)).await.unwrap();
+        store.start_message_group(&other, &me.handle, text("hey"), at(i * 10)).await.unwrap();
     }
     let mut seen: Vec<MessageKey> = Vec::new();
     let mut groups = HashSet::new();
@@ -302,7 +302,7 @@ async fn paging_through_groups_sees_every_group_exactly_once_newest_first() {
 #[tokio::test]
 async fn a_list_that_ends_on_a_page_boundary_has_no_next_cursor() {
     let store = fresh_store().await;
-    let (a, _b, group) = conversation(&store, 0).await;
+    let (a, _b, group) = two_members(&store, 0).await;
     for i in 1..10 {
         store.send_reply(&a, group, text("x"), at(i)).await.unwrap();
     }
@@ -316,11 +316,14 @@ async fn a_list_that_ends_on_a_page_boundary_has_no_next_cursor() {
 #[tokio::test]
 async fn cursors_from_another_list_are_rejected() {
     let store = fresh_store().await;
-    let (a, b, group) = conversation(&store, 0).await;
-    let (c, _d, other_group) = conversation(&store, 0).await;
+    let (a, b, group) = two_members(&store, 0).await;
+    let (c, _d, other_group) = two_members(&store, 0).await;
     for i in 1..5 {
         store.send_reply(&a, group, text("x"), at(i)).await.unwrap();
-        store.start_conversation(&a, &user(&store, &format!("extra{i}")).await.handle, text("y"), at(i)).await.unwrap();
+        store
+            .start_message_group(&a, &user(&store, &format!("extra{i}")).await.handle, text("y"), at(i))
+            .await
+            .unwrap();
     }
     let groups_cursor = store.list_message_groups(a.uuid, page(1, None)).await.unwrap().next.unwrap();
     let messages_cursor = store.list_messages(a.uuid, group, page(1, None)).await.unwrap().next.unwrap();
@@ -330,7 +333,7 @@ async fn cursors_from_another_list_are_rejected() {
         let err = store.list_message_groups(other.uuid, page(1, Some(groups_cursor))).await.unwrap_err();
         assert!(matches!(err, Error::InvalidCursor), "{err:?}");
     }
-    // A messages cursor for another conversation, and a groups cursor for messages.
+    // A messages cursor for another message group, and a groups cursor for messages.
     let err = store.list_messages(c.uuid, other_group, page(1, Some(messages_cursor))).await.unwrap_err();
     assert!(matches!(err, Error::InvalidCursor), "{err:?}");
     let err = store.list_messages(a.uuid, group, page(1, Some(groups_cursor))).await.unwrap_err();

@@ -16,7 +16,7 @@ pub enum Error {
     /// No user with this handle / uuid / Cognito sub.
     #[error("no such user")]
     UserNotFound,
-    #[error("a user cannot start a conversation with themselves")]
+    #[error("a user cannot start a message group with themselves")]
     CannotMessageSelf,
     /// Another profile already has this handle (compared case-insensitively).
     #[error("the handle is taken")]
@@ -30,11 +30,50 @@ pub enum Error {
     /// The database did not answer in time or kept refusing (throttling,
     /// server errors, transaction conflicts) after retries. Nothing was
     /// half-written: every multi-item write is one transaction.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the database is unavailable: {what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// A bug or an item that does not have the shape this code writes.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {what}")]
+    Internal {
+        what: String,
+        #[source]
+        cause: Option<Cause>,
+    },
+}
+
+/// What an error came from (an SDK error, a mapping error), kept whole.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl Error {
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        Error::Unavailable { what: what.into(), cause: None }
+    }
+
+    pub fn internal(what: impl Into<String>) -> Self {
+        Error::Internal { what: what.into(), cause: None }
+    }
+
+    /// `Internal`, caused by `cause`.
+    pub fn internal_from(what: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        Error::Internal { what: what.into(), cause: Some(cause.into()) }
+    }
+
+    /// The error and every cause under it, on one line (for logs and
+    /// operators; plain Display of an SDK error says only "dispatch failure").
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -105,7 +105,7 @@ pub async fn post_confirmation(
             Err(TriggerError::HandleTaken(handle.to_string()))
         }
         Err(e) => {
-            tracing::error!(error = %e, "post confirmation failed");
+            tracing::error!(error = %e.chain(), "post confirmation failed");
             Err(TriggerError::Store(e))
         }
     }

@@ -19,7 +19,7 @@ use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
 
 pub use self::request::{caller_sub, new_message, page_request, NewMessage, Recipient};
-use self::response::{json, list};
+use self::response::{json, list, LogLevel};
 pub use self::response::{ApiError, MessageGroupJson, MessageJson, UserShortJson, NEXT_CURSOR_HEADER};
 use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
@@ -122,18 +122,19 @@ where
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        match &e {
-            Error::Unavailable(_) => tracing::warn!(error = %e, "database unavailable"),
-            Error::Internal(_) | Error::HandleTaken | Error::CognitoSubTaken | Error::ProfileLinkedElsewhere => {
-                tracing::error!(error = %e, "internal error")
-            }
-            _ => {}
+        let (answer, level) = response::from_core(&e);
+        // The whole cause chain, never a body or item (SDK errors carry
+        // neither in their Display).
+        match level {
+            LogLevel::Quiet => {}
+            LogLevel::Warn => tracing::warn!(error = %e.chain(), "database unavailable"),
+            LogLevel::Error => tracing::error!(error = %e.chain(), "internal error"),
         }
-        response::from_core(e)
+        answer
     }
 }
 
-/// GET /api/message_groups — the caller's conversations, newest first.
+/// GET /api/message_groups — the caller's message groups, newest first.
 pub async fn list_message_groups(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
     respond("list_message_groups", &request, async {
         let caller = app.caller(&request).await?;
@@ -145,7 +146,7 @@ pub async fn list_message_groups(app: &App, request: Request) -> Result<Response
     .await
 }
 
-/// GET /api/messages/{message_group_uuid} — one conversation, oldest first.
+/// GET /api/messages/{message_group_uuid} — one message group, oldest first.
 pub async fn list_messages(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
     respond("list_messages", &request, async {
         let caller = app.caller(&request).await?;
@@ -158,7 +159,7 @@ pub async fn list_messages(app: &App, request: Request) -> Result<Response<Body>
     .await
 }
 
-/// POST /api/messages — a reply (`message_group_uuid`) or a new conversation
+/// POST /api/messages — a reply (`message_group_uuid`) or a new message group
 /// (`handle`). The sender is the caller; the body names no identity.
 pub async fn create_message(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
     respond("create_message", &request, async {
@@ -167,7 +168,7 @@ pub async fn create_message(app: &App, request: Request) -> Result<Response<Body
         let now = Timestamp::now();
         let (message, started) = match new.recipient {
             Recipient::Group(group) => (app.store.send_reply(&caller, group, new.text, now).await?, false),
-            Recipient::Handle(handle) => (app.store.start_conversation(&caller, &handle, new.text, now).await?, true),
+            Recipient::Handle(handle) => (app.store.start_message_group(&caller, &handle, new.text, now).await?, true),
         };
         tracing::info!(message_group_uuid = %message.group, message_uuid = %message.uuid, "message stored");
         let mut body = MessageJson::from(&message);

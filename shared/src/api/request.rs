@@ -77,9 +77,9 @@ pub fn handle_in_path(request: &Request) -> Result<Handle, ApiError> {
 /// Where a new message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipient {
-    /// A reply in an existing conversation.
+    /// A reply in an existing message group.
     Group(GroupUuid),
-    /// Start (or continue) the conversation with this user.
+    /// Start (or continue) the message group with this user.
     Handle(Handle),
 }
 
@@ -169,7 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_and_a_new_conversation_parse() {
+    fn a_reply_and_a_new_message_group_parse() {
         let g = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
         let reply = parse(&format!(r#"{{"message":" hi ","message_group_uuid":"{g}"}}"#)).unwrap();
         assert_eq!(reply.text.as_str(), "hi");

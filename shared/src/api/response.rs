@@ -46,17 +46,30 @@ impl ApiError {
     }
 }
 
-/// The contract's answer to each core error.
-pub(crate) fn from_core(e: Error) -> ApiError {
+/// How loudly a core error is logged when it becomes an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogLevel {
+    /// The caller's mistake or a normal outcome (the answer says it all).
+    Quiet,
+    /// The database is struggling: worth watching, not a bug.
+    Warn,
+    /// A bug or data that should not exist.
+    Error,
+}
+
+/// The contract's answer to each core error, and how loudly to log it: one
+/// match, so a new error cannot get a status without a log level.
+pub(crate) fn from_core(e: &Error) -> (ApiError, LogLevel) {
+    use LogLevel::{Error as Bug, Quiet, Warn};
     match e {
-        Error::InvalidCursor => ApiError::bad_request("invalid_cursor"),
-        Error::NotMember => ApiError::new(StatusCode::FORBIDDEN, "generic_403"),
-        Error::GroupNotFound => ApiError::new(StatusCode::NOT_FOUND, "message_group_not_found"),
-        Error::UserNotFound => ApiError::new(StatusCode::NOT_FOUND, "user_not_found"),
-        Error::CannotMessageSelf => ApiError::unprocessable(vec!["cannot_message_self"]),
-        Error::Unavailable(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"),
-        Error::HandleTaken | Error::CognitoSubTaken | Error::ProfileLinkedElsewhere | Error::Internal(_) => {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "generic_500")
+        Error::InvalidCursor => (ApiError::bad_request("invalid_cursor"), Quiet),
+        Error::NotMember => (ApiError::new(StatusCode::FORBIDDEN, "generic_403"), Quiet),
+        Error::GroupNotFound => (ApiError::new(StatusCode::NOT_FOUND, "message_group_not_found"), Quiet),
+        Error::UserNotFound => (ApiError::new(StatusCode::NOT_FOUND, "user_not_found"), Quiet),
+        Error::CannotMessageSelf => (ApiError::unprocessable(vec!["cannot_message_self"]), Quiet),
+        Error::Unavailable { .. } => (ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"), Warn),
+        Error::HandleTaken | Error::CognitoSubTaken | Error::ProfileLinkedElsewhere | Error::Internal { .. } => {
+            (ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "generic_500"), Bug)
         }
     }
 }
@@ -95,7 +108,7 @@ pub fn list<T: Serialize>(items: &[T], next: Option<String>) -> Response<Body> {
     response
 }
 
-/// One conversation in the caller's list: the OTHER member's name and handle.
+/// One message group in the caller's list: the OTHER member's name and handle.
 #[derive(Debug, Serialize)]
 pub struct MessageGroupJson<'a> {
     pub uuid: String,
@@ -118,7 +131,7 @@ impl<'a> From<&'a MessageGroup> for MessageGroupJson<'a> {
 }
 
 /// One message: the sender's name and handle. `message_group_uuid` only when
-/// a new conversation was started (the frontend then navigates to it).
+/// a new message group was started (the frontend then navigates to it).
 #[derive(Debug, Serialize)]
 pub struct MessageJson<'a> {
     pub uuid: String,

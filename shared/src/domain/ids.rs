@@ -70,7 +70,7 @@ uuid_id!(
     "user uuid"
 );
 uuid_id!(
-    /// A conversation between two users.
+    /// A message group between two users.
     GroupUuid,
     "message group uuid"
 );

@@ -51,7 +51,7 @@ pub struct NewProfile {
     pub cognito_sub: Option<CognitoSub>,
 }
 
-/// One conversation as one of its two members sees it.
+/// One message group as one of its two members sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageGroup {
     pub uuid: GroupUuid,

@@ -62,7 +62,7 @@ pub struct InvalidCursor;
 /// A position in one list, handed to the client as an opaque string.
 ///
 /// A cursor names the list it belongs to (whose groups, or which
-/// conversation), and the store refuses it for any other list. Positions are
+/// message group), and the store refuses it for any other list. Positions are
 /// typed and re-validated on decoding, so a forged cursor can at most move
 /// within the caller's own list: it never reaches another partition. No
 /// secret is needed for that, so none is kept.
@@ -71,7 +71,7 @@ pub enum Cursor {
     /// In `owner`'s list of message groups, after the group `group` whose
     /// latest message has key `activity`.
     MessageGroups { owner: UserUuid, activity: MessageKey, group: GroupUuid },
-    /// In the conversation `group`, before (older than) the message `before`.
+    /// In the message group `group`, before (older than) the message `before`.
     Messages { group: GroupUuid, before: MessageKey },
 }
 

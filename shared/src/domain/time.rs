@@ -87,7 +87,7 @@ impl From<Timestamp> for String {
     }
 }
 
-/// Where a message sits in its conversation: its time, then its uuid.
+/// Where a message sits in its message group: its time, then its uuid.
 ///
 /// Ordered by time first, so sorting keys sorts messages chronologically; the
 /// uuid makes two messages written at the same microsecond two different keys

@@ -10,7 +10,7 @@ use crate::domain::{Message, MessageGroup};
 use crate::error::{Error, Result};
 
 impl Store {
-    /// Writes messages as they are (their conversation must exist).
+    /// Writes messages as they are (their message group must exist).
     pub async fn import_messages(&self, messages: &[Message]) -> Result<()> {
         let items = messages
             .iter()
@@ -64,7 +64,7 @@ impl Store {
                 super::backoff(attempt + 1).await;
             }
             if !pending.is_empty() {
-                return Err(Error::Unavailable("batch writes stayed unprocessed".into()));
+                return Err(Error::unavailable("batch writes stayed unprocessed"));
             }
         }
         Ok(())

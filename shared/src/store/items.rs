@@ -19,14 +19,13 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The full item: its key plus the attributes of `body`.
 pub(crate) fn to_item(key: Key, body: &impl Serialize) -> Result<Item> {
-    let mut item: Item =
-        serde_dynamo::to_item(body).map_err(|e| Error::Internal(format!("cannot map an item: {e}")))?;
+    let mut item: Item = serde_dynamo::to_item(body).map_err(|e| Error::internal_from("cannot map an item", e))?;
     item.extend(key.into_map());
     Ok(item)
 }
 
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
-    serde_dynamo::from_item(item).map_err(|e| Error::Internal(format!("an item has an unexpected shape: {e}")))
+    serde_dynamo::from_item(item).map_err(|e| Error::internal_from("an item has an unexpected shape", e))
 }
 
 #[derive(Serialize, Deserialize)]

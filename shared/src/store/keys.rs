@@ -39,19 +39,19 @@ pub(crate) fn groups_of(owner: UserUuid) -> String {
     format!("GRP#{owner}")
 }
 
-/// `GRP#<owner>` / `<group>`: `owner`'s view of a conversation. Its existence
+/// `GRP#<owner>` / `<group>`: `owner`'s view of a message group. Its existence
 /// is the membership.
 pub(crate) fn group_row(owner: UserUuid, group: GroupUuid) -> Key {
     Key { pk: groups_of(owner), sk: group.to_string() }
 }
 
-/// `PAIR#<smaller uuid>#<larger uuid>` / `PAIR`: at most one conversation per pair.
+/// `PAIR#<smaller uuid>#<larger uuid>` / `PAIR`: at most one message group per pair.
 pub(crate) fn pair(a: UserUuid, b: UserUuid) -> Key {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     Key { pk: format!("PAIR#{lo}#{hi}"), sk: "PAIR".into() }
 }
 
-/// The partition of a conversation's messages.
+/// The partition of a message group's messages.
 pub(crate) fn messages_of(group: GroupUuid) -> String {
     format!("MSG#{group}")
 }

@@ -5,10 +5,10 @@
 //! the operator's explicit `scan`). Every write that touches several items is
 //! one TransactWriteItems with a condition on each item.
 
-mod conversations;
 mod import;
 mod items;
 mod keys;
+mod message_groups;
 mod meter;
 mod profiles;
 mod schema;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, ConsumedCapacity, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -122,68 +122,101 @@ impl Store {
         Ok(out.item)
     }
 
-    /// Runs one transaction. `Ok(None)` when it was applied; `Ok(Some(reasons))`
-    /// when DynamoDB cancelled it, with one reason per item in order.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Option<Vec<Cancellation>>> {
-        let sent = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
-            .send()
-            .await;
-        if let Some(meter) = &self.meter {
-            let consumed = sent.as_ref().ok().and_then(|o| o.consumed_capacity.as_deref()).unwrap_or_default();
-            meter.record(consumed, true);
+    /// The one transaction runner. Sends `items` (each with the caller's
+    /// name for it) and classifies DynamoDB's answer: applied; cancelled for
+    /// a conflict with another transaction or throttling, which is retried
+    /// with full-jitter backoff up to [`MAX_TRANSACTION_ATTEMPTS`] times and
+    /// is then `Unavailable`; cancelled because conditions failed, which is
+    /// the caller's to decide (retrying the same items only fails again);
+    /// refused for anything else (validation, size): `Internal`.
+    async fn run_transaction<N: Copy>(&self, items: &[(N, TransactWriteItem)]) -> Result<Outcome<N>> {
+        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.iter().map(|(_, item)| item.clone()).collect()))
+                .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
+                .send()
+                .await;
+            if let Some(meter) = &self.meter {
+                let consumed = sent.as_ref().ok().and_then(|o| o.consumed_capacity.as_deref()).unwrap_or_default();
+                meter.record(consumed, true);
+            }
+            let reasons = match sent {
+                Ok(_) => return Ok(Outcome::Applied),
+                Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
+                    TransactWriteItemsError::TransactionCanceledException(e) => {
+                        e.cancellation_reasons.unwrap_or_default()
+                    }
+                    other => return Err(classify(other.code().map(str::to_owned), false, other)),
+                },
+                Err(other) => return Err(sdk_error(other)),
+            };
+            match Cancellation::of(items, reasons) {
+                Cancellation::Conflict => backoff(attempt).await,
+                Cancellation::ConditionsFailed(failed) => return Ok(Outcome::ConditionsFailed(failed)),
+                Cancellation::Refused(why) => return Err(Error::internal(format!("transaction refused: {why}"))),
+            }
         }
-        match sent {
-            Ok(_) => Ok(None),
-            Err(SdkError::ServiceError(ctx)) => match ctx.into_err() {
-                TransactWriteItemsError::TransactionCanceledException(e) => {
-                    Ok(Some(e.cancellation_reasons.unwrap_or_default().into_iter().map(Cancellation::from).collect()))
-                }
-                other => Err(classify(other.code(), &DisplayErrorContext(&other).to_string(), false)),
-            },
-            Err(other) => Err(sdk_error(other)),
-        }
+        Err(Error::unavailable(format!(
+            "a transaction kept conflicting with others ({MAX_TRANSACTION_ATTEMPTS} attempts)"
+        )))
     }
 }
 
-/// Why DynamoDB refused one item of a cancelled transaction.
+/// How a transaction ended, for its caller.
 #[derive(Debug)]
-enum Cancellation {
-    /// This item was fine; another one failed.
-    None,
-    /// This item's condition failed; `Some(item)` is the item as it was
-    /// (ReturnValuesOnConditionCheckFailure = ALL_OLD), `None` if it did not
-    /// exist or the server did not return it.
-    ConditionFailed(Option<Item>),
-    /// A concurrent transaction or throttling: try again after a pause.
-    Retry,
-    /// Anything else (validation, size limits): a bug.
-    Fatal(String),
+enum Outcome<N> {
+    Applied,
+    /// DynamoDB cancelled it because these items' conditions failed; each
+    /// with the item as it was (ReturnValuesOnConditionCheckFailure =
+    /// ALL_OLD), `None` if it did not exist or the server did not return it.
+    ConditionsFailed(Vec<(N, Option<Item>)>),
 }
 
-impl From<CancellationReason> for Cancellation {
-    fn from(r: CancellationReason) -> Self {
-        match r.code.as_deref() {
-            None | Some("None") => Cancellation::None,
-            Some("ConditionalCheckFailed") => Cancellation::ConditionFailed(r.item.filter(|i| !i.is_empty())),
-            Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded") => Cancellation::Retry,
-            Some(code) => Cancellation::Fatal(format!("{code}: {}", r.message.as_deref().unwrap_or(""))),
+impl<N: PartialEq> Outcome<N> {
+    /// Whether `name`'s condition failed, and the item as it was.
+    fn failed(&self, name: N) -> Option<&Option<Item>> {
+        match self {
+            Outcome::Applied => None,
+            Outcome::ConditionsFailed(failed) => failed.iter().find(|(n, _)| *n == name).map(|(_, old)| old),
         }
     }
 }
 
-/// What to do about a cancelled transaction, before looking at its conditions.
-fn triage(reasons: &[Cancellation]) -> Result<bool> {
-    if let Some(Cancellation::Fatal(why)) = reasons.iter().find(|r| matches!(r, Cancellation::Fatal(_))) {
-        return Err(Error::Internal(format!("transaction refused: {why}")));
+/// Why DynamoDB cancelled a transaction, from its reasons (one per item, in order).
+#[derive(Debug)]
+enum Cancellation<N> {
+    /// A concurrent transaction or throttling, and no condition failed: the
+    /// same items may succeed after a pause.
+    Conflict,
+    ConditionsFailed(Vec<(N, Option<Item>)>),
+    /// Anything else (validation, size limits): a bug.
+    Refused(String),
+}
+
+impl<N: Copy> Cancellation<N> {
+    fn of(items: &[(N, TransactWriteItem)], reasons: Vec<CancellationReason>) -> Self {
+        let mut failed = Vec::new();
+        let mut conflict = false;
+        for ((name, _), reason) in items.iter().zip(reasons) {
+            match reason.code.as_deref() {
+                None | Some("None") => {}
+                Some("ConditionalCheckFailed") => failed.push((*name, reason.item.filter(|i| !i.is_empty()))),
+                Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded") => conflict = true,
+                Some(code) => {
+                    return Cancellation::Refused(format!("{code}: {}", reason.message.as_deref().unwrap_or("")))
+                }
+            }
+        }
+        // Conditions decide first: retrying a transaction whose condition
+        // failed only fails again.
+        match (failed.is_empty(), conflict) {
+            (false, _) => Cancellation::ConditionsFailed(failed),
+            (true, true) => Cancellation::Conflict,
+            (true, false) => Cancellation::Refused("cancelled without a reason".into()),
+        }
     }
-    // Conditions decide first: retrying a transaction whose condition failed
-    // only fails again.
-    let condition_failed = reasons.iter().any(|r| matches!(r, Cancellation::ConditionFailed(_)));
-    Ok(!condition_failed && reasons.iter().any(|r| matches!(r, Cancellation::Retry)))
 }
 
 /// Full-jitter exponential backoff before transaction attempt `attempt` (1-based).
@@ -194,27 +227,26 @@ async fn backoff(attempt: u32) {
 
 /// Maps an SDK error to the core's error: transient failures (time-outs, lost
 /// connections, throttling, server errors) that survived the SDK's retries
-/// are `Unavailable`; the rest are bugs (`Internal`). The text keeps the
-/// whole error chain (`DisplayErrorContext`); plain Display would say only
-/// "dispatch failure".
+/// are `Unavailable`; the rest are bugs (`Internal`). The SDK error is kept
+/// as the cause ([`Error::chain`] shows all of it).
 pub(crate) fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let text = DisplayErrorContext(&err).to_string();
-    match &err {
+    let (code, server_error) = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Error::Unavailable(text)
+            return Error::Unavailable { what: "DynamoDB did not answer".into(), cause: Some(Box::new(err)) }
         }
-        SdkError::ServiceError(ctx) => classify(ctx.err().code(), &text, ctx.raw().status().is_server_error()),
-        _ => Error::Internal(text),
-    }
+        SdkError::ServiceError(ctx) => (ctx.err().code().map(str::to_owned), ctx.raw().status().is_server_error()),
+        _ => (None, false),
+    };
+    classify(code, server_error, err)
 }
 
-fn classify(code: Option<&str>, text: &str, server_error: bool) -> Error {
+fn classify(code: Option<String>, server_error: bool, cause: impl std::error::Error + Send + Sync + 'static) -> Error {
     let transient = server_error
         || matches!(
-            code,
+            code.as_deref(),
             Some(
                 "ProvisionedThroughputExceededException"
                     | "ThrottlingException"
@@ -225,10 +257,12 @@ fn classify(code: Option<&str>, text: &str, server_error: bool) -> Error {
                     | "TransactionInProgressException"
             )
         );
+    let what = format!("DynamoDB answered {}", code.as_deref().unwrap_or("an error"));
+    let cause: Option<crate::error::Cause> = Some(Box::new(cause));
     if transient {
-        Error::Unavailable(text.to_owned())
+        Error::Unavailable { what, cause }
     } else {
-        Error::Internal(text.to_owned())
+        Error::Internal { what, cause }
     }
 }
 

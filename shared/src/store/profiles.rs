@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::items::{from_item, to_item, ProfileItem, UserRefItem};
-use super::{backoff, keys, triage, Cancellation, Store, MAX_TRANSACTION_ATTEMPTS};
+use super::{keys, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{CognitoSub, NewProfile, Profile, Timestamp, UserSummary, UserUuid};
 use crate::error::{Error, Result};
 
@@ -24,8 +24,23 @@ pub enum LinkOutcome {
     AlreadyLinked,
 }
 
-pub(super) fn build_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("cannot build a request: {e}"))
+/// The items of a new profile's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewProfileItem {
+    Profile,
+    Handle,
+    Link,
+}
+
+/// The items of linking a profile to a Cognito account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkItem {
+    Profile,
+    Link,
+}
+
+pub(super) fn build_err(e: impl Into<crate::error::Cause>) -> Error {
+    Error::internal_from("cannot build a request", e)
 }
 
 impl Store {
@@ -53,37 +68,29 @@ impl Store {
             created_at: at,
         };
         let mut items = vec![
-            self.put_new(to_item(keys::profile(profile.uuid), &profile_item)?)?,
-            self.put_new(to_item(keys::handle(&profile.handle), &UserRefItem::from(&summary))?)?,
+            (NewProfileItem::Profile, self.put_new(to_item(keys::profile(profile.uuid), &profile_item)?)?),
+            (
+                NewProfileItem::Handle,
+                self.put_new(to_item(keys::handle(&profile.handle), &UserRefItem::from(&summary))?)?,
+            ),
         ];
         if let Some(sub) = &profile.cognito_sub {
-            items.push(self.put_new(to_item(keys::cognito(sub), &UserRefItem::from(&summary))?)?);
+            items.push((
+                NewProfileItem::Link,
+                self.put_new(to_item(keys::cognito(sub), &UserRefItem::from(&summary))?)?,
+            ));
         }
-
-        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
-            let Some(reasons) = self.transact(items.clone()).await? else {
-                return Ok(profile);
-            };
-            if triage(&reasons)? {
-                backoff(attempt).await;
-                continue;
-            }
-            let failed = |i: usize| matches!(reasons.get(i), Some(Cancellation::ConditionFailed(_)));
-            // The profile's key holds a fresh random uuid: if it exists, it is
-            // this very transaction, applied by an earlier attempt whose answer
-            // was lost (a server that honours ClientRequestToken never says so).
-            if failed(0) {
-                return Ok(profile);
-            }
-            if failed(2) {
-                return Err(Error::CognitoSubTaken);
-            }
-            if failed(1) {
-                return Err(Error::HandleTaken);
-            }
-            return Err(Error::Internal("profile transaction cancelled without a failed condition".into()));
+        let outcome = self.run_transaction(&items).await?;
+        // The profile's key holds a fresh random uuid: if it exists, it is
+        // this very transaction, applied by an earlier attempt whose answer
+        // was lost (a server that honours ClientRequestToken never says so).
+        if matches!(outcome, Outcome::Applied) || outcome.failed(NewProfileItem::Profile).is_some() {
+            return Ok(profile);
         }
-        Err(Error::Unavailable("profile transaction kept conflicting".into()))
+        if outcome.failed(NewProfileItem::Link).is_some() {
+            return Err(Error::CognitoSubTaken);
+        }
+        Err(Error::HandleTaken)
     }
 
     /// Stores a user Cognito has just confirmed. Idempotent: the same `sub`
@@ -91,12 +98,12 @@ impl Store {
     /// `AlreadyRegistered` and writes nothing. Never takes over another
     /// profile's handle: that is `HandleTaken`.
     pub async fn register_cognito_user(&self, new: NewProfile, at: Timestamp) -> Result<Registration> {
-        let sub = new.cognito_sub.clone().ok_or_else(|| Error::Internal("a Cognito user needs a sub".into()))?;
+        let sub = new.cognito_sub.clone().ok_or_else(|| Error::internal("a Cognito user needs a sub"))?;
         match self.create_profile(new, at).await {
             Ok(profile) => Ok(Registration::Created(profile)),
             Err(Error::CognitoSubTaken) => match self.user_by_cognito_sub(&sub).await? {
                 Some(user) => Ok(Registration::AlreadyRegistered(user)),
-                None => Err(Error::Internal("a Cognito link vanished while registering".into())),
+                None => Err(Error::internal("a Cognito link vanished while registering")),
             },
             Err(e) => Err(e),
         }
@@ -125,7 +132,7 @@ impl Store {
     /// Errors: `UserNotFound`, `ProfileLinkedElsewhere` (the profile has
     /// another `sub`), `CognitoSubTaken` (the `sub` has another profile).
     pub async fn link_cognito_sub(&self, user: UserUuid, sub: &CognitoSub) -> Result<LinkOutcome> {
-        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
+        for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
             let profile = self.profile(user).await?.ok_or(Error::UserNotFound)?;
             match &profile.cognito_sub {
                 Some(linked) if linked == sub => return Ok(LinkOutcome::AlreadyLinked),
@@ -141,15 +148,13 @@ impl Store {
                 .build()
                 .map_err(build_err)?;
             let link = self.put_new(to_item(keys::cognito(sub), &UserRefItem::from(&profile.summary()))?)?;
-            let items = vec![TransactWriteItem::builder().update(set_sub).build(), link];
-            let Some(reasons) = self.transact(items).await? else {
+            let items =
+                [(LinkItem::Profile, TransactWriteItem::builder().update(set_sub).build()), (LinkItem::Link, link)];
+            let outcome = self.run_transaction(&items).await?;
+            if matches!(outcome, Outcome::Applied) {
                 return Ok(LinkOutcome::Linked);
-            };
-            if triage(&reasons)? {
-                backoff(attempt).await;
-                continue;
             }
-            if matches!(reasons.get(1), Some(Cancellation::ConditionFailed(_))) {
+            if outcome.failed(LinkItem::Link).is_some() {
                 // The link item exists. If it is ours (an earlier attempt was
                 // applied), the next round reports AlreadyLinked.
                 match self.user_by_cognito_sub(sub).await? {
@@ -159,7 +164,7 @@ impl Store {
             }
             // The profile changed under us (linked concurrently): look again.
         }
-        Err(Error::Unavailable("linking kept conflicting".into()))
+        Err(Error::unavailable("linking kept changing under concurrent links"))
     }
 
     /// A Put that never replaces an existing item.

@@ -51,8 +51,8 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement> {
     KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(internal)
 }
 
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::Internal(e.to_string())
+fn internal(e: impl Into<crate::error::Cause>) -> Error {
+    Error::internal_from("cannot build a table request", e)
 }
 
 impl TableDefinition {
@@ -135,7 +135,7 @@ impl TableDefinition {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        Err(Error::Unavailable(format!("table {name} did not become active within 60 s")))
+        Err(Error::unavailable(format!("table {name} did not become active within 60 s")))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Capacity units per operation, as the engine reports them
 //! (`ReturnConsumedCapacity = TOTAL` on every request of a metered store):
 //! each route through the functions' own handlers (the sample events, with a
-//! warm caller cache as a warm function has), a message sent, a conversation
+//! warm caller cache as a warm function has), a message sent, a message group
 //! started, a sign-up confirmed. And what a million of them cost at on-demand
 //! prices, beside the original design's figures.
 
@@ -104,7 +104,7 @@ pub async fn run(store: &Store) -> Value {
         rows.push(row(operation, through_handlers(store, &event, events).await));
     }
 
-    // A conversation started: a new recipient each time.
+    // A message group started: a new recipient each time.
     let now = Timestamp::now();
     let mut handles = Vec::new();
     for i in 0..CALLS {
@@ -123,12 +123,12 @@ pub async fn run(store: &Store) -> Value {
         .iter()
         .map(|handle| {
             let mut e = template.clone();
-            e["body"] = Value::String(json!({"message": "a new conversation", "handle": handle}).to_string());
+            e["body"] = Value::String(json!({"message": "a new message group", "handle": handle}).to_string());
             e
         })
         .collect();
     let started = through_handlers(store, &event("list-message-groups.json"), events).await;
-    rows.push(row("POST /api/messages, starting a conversation", started));
+    rows.push(row("POST /api/messages, starting a message group", started));
 
     // PostConfirmation: a new account's profile, handle claim and link.
     let template = event("post-confirmation.json");

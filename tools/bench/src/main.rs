@@ -58,7 +58,7 @@ const FUNCTIONS: &[Function] = &[
     Function { name: "list-message-groups", event: "list-message-groups.json", python: "handlers.list_message_groups" },
     Function { name: "list-messages", event: "list-messages.json", python: "handlers.list_messages" },
     Function { name: "users-short", event: "users-short.json", python: "handlers.users_short" },
-    // Last: it grows the conversation the reads above page through.
+    // Last: it grows the message group the reads above page through.
     Function { name: "create-message", event: "create-message-reply.json", python: "handlers.create_message" },
 ];
 
@@ -92,7 +92,7 @@ async fn main() {
     if let Err(e) = MESSAGES_TABLE.create(store.client(), &table).await {
         fail(format!("cannot create the table: {e}"));
     }
-    let options = SeedOptions { extra_conversations: 0, link_sample_subs: true };
+    let options = SeedOptions { extra_message_groups: 0, link_sample_subs: true };
     if let Err(e) = seed::seed(&store, Timestamp::now(), options, &|_| {}).await {
         fail(format!("cannot seed: {e}"));
     }

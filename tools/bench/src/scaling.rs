@@ -1,6 +1,6 @@
 //! Does a page cost more as history grows? list-messages and
 //! list-message-groups, in process (the functions' own code), with 10 ... N
-//! messages in one conversation and N conversations for one user: latency,
+//! messages in one message group and N message groups for one user: latency,
 //! the read capacity DynamoDB reports, and how the time splits between this
 //! code and the engine (DynamoDB Local's CPU time, from /proc, when DYNAMODB_LOCAL_PID is set).
 
@@ -69,14 +69,14 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
     let text = MessageText::parse("a message of a typical length, about sixty characters long..").ok()?;
     let start = Timestamp::parse("2020-01-01T00:00:00.000000Z").ok()?;
     for (i, &size) in sizes.iter().enumerate() {
-        eprintln!("scaling: {size} messages / conversations");
+        eprintln!("scaling: {size} messages / message groups");
         let a =
             SeedUser { handle: &format!("scale{i}a"), display_name: "Scale A", email: "a@example.com", sample_sub: "" };
         let b =
             SeedUser { handle: &format!("scale{i}b"), display_name: "Scale B", email: "b@example.com", sample_sub: "" };
         let (a, _) = ensure_user(store, &a, start).await.ok()?;
         let (b, _) = ensure_user(store, &b, start).await.ok()?;
-        let first = store.start_conversation(&a, &b.handle, text.clone(), start).await.ok()?;
+        let first = store.start_message_group(&a, &b.handle, text.clone(), start).await.ok()?;
         let at = |n: usize| Timestamp::from_unix_micros(start.unix_micros() + n as i64 * 1_000_000);
         let messages: Vec<Message> = (1..size)
             .filter_map(|n| {

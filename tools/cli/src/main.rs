@@ -56,9 +56,9 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Write the mock users (andrewbrown, bayko, londo) and their conversation. Idempotent.
+    /// Write the mock users (andrewbrown, bayko, londo) and their message group. Idempotent.
     Seed {
-        /// Also write N conversations between load users and andrewbrown.
+        /// Also write N message groups between load users and andrewbrown.
         #[arg(long, default_value_t = 0)]
         count: u32,
         /// Link the seeded profiles to the Cognito subs used by events/*.json.
@@ -74,14 +74,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// One conversation's latest messages, oldest first, with the read capacity consumed.
-    GetConversation {
+    /// One message group's latest messages, oldest first, with the read capacity consumed.
+    ListMessages {
         message_group_uuid: String,
         #[arg(long, default_value_t = 20)]
         limit: u8,
     },
-    /// One user's conversations, newest first, with the read capacity consumed.
-    ListConversations {
+    /// One user's message groups, newest first, with the read capacity consumed.
+    ListMessageGroups {
         handle: String,
         #[arg(long, default_value_t = 20)]
         limit: u8,
@@ -90,7 +90,7 @@ enum Command {
     #[command(subcommand)]
     Cognito(cognito::CognitoCommand),
     /// Local stack only: table, user pool and app client, seed users (profiles through
-    /// PostConfirmation), the seeded conversation; writes DIR/dev.env and DIR/frontend.env.
+    /// PostConfirmation), the seeded message group; writes DIR/dev.env and DIR/frontend.env.
     DevSetup {
         #[arg(long, default_value = ".local")]
         dir: std::path::PathBuf,
@@ -186,16 +186,17 @@ impl Target {
     /// A core error as one sentence about this target.
     pub fn failure(&self, e: Error) -> Failure {
         let table = &self.config.table;
+        let chain = e.chain();
         let (message, cause) = match e {
-            Error::Unavailable(cause) => {
+            Error::Unavailable { .. } => {
                 let hint = if self.prod { "" } else { " (is it running? scripts/dev starts one)" };
-                (format!("cannot reach DynamoDB on {}{hint}", self.describe()), Some(cause))
+                (format!("cannot reach DynamoDB on {}{hint}", self.describe()), Some(chain))
             }
-            Error::Internal(cause) if cause.contains("ResourceNotFoundException") => (
+            Error::Internal { .. } if chain.contains("ResourceNotFoundException") => (
                 format!("there is no table {table} on {} (create it with `cruddur schema-load`)", self.describe()),
-                Some(cause),
+                Some(chain),
             ),
-            Error::Internal(cause) => (format!("DynamoDB on {} refused the request", self.describe()), Some(cause)),
+            Error::Internal { .. } => (format!("DynamoDB on {} refused the request", self.describe()), Some(chain)),
             other => (other.to_string(), None),
         };
         Failure { message, cause, code: 1 }
@@ -278,7 +279,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Seed { count, sample_events, .. } => {
             println!("seeding table {table} on {}", target.describe());
-            let options = SeedOptions { extra_conversations: count, link_sample_subs: sample_events };
+            let options = SeedOptions { extra_message_groups: count, link_sample_subs: sample_events };
             let bar = output::progress(seed::seed_steps(options), "seeding");
             let report = seed::seed(&store, Timestamp::now(), options, &|done| bar.set_position(done))
                 .await
@@ -289,9 +290,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 vec![
                     vec!["users".into(), report.users_created.to_string(), report.users_existing.to_string()],
                     vec![
-                        "conversations".into(),
-                        report.conversations_created.to_string(),
-                        report.conversations_existing.to_string(),
+                        "message groups".into(),
+                        report.message_groups_created.to_string(),
+                        report.message_groups_existing.to_string(),
                     ],
                     vec!["messages".into(), report.messages_written.to_string(), "-".into()],
                 ],
@@ -314,12 +315,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::GetConversation { message_group_uuid, limit } => {
+        Command::ListMessages { message_group_uuid, limit } => {
             let group = GroupUuid::parse(&message_group_uuid)
                 .map_err(|_| Failure::new(format!("{message_group_uuid:?} is not a message group uuid")))?;
             let limit = PageLimit::new(limit).map_err(|e| Failure::new(e.to_string()))?;
             let (metered, meter) = store.metered();
-            let page = metered.conversation(group, PageRequest { limit, cursor: None }).await.map_err(|e| target.failure(e))?;
+            let page = metered.group_messages(group, PageRequest { limit, cursor: None }).await.map_err(|e| target.failure(e))?;
             let rows = page
                 .items
                 .iter()
@@ -336,7 +337,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             footer(page.items.len(), page.next.is_some(), "older messages", meter.usage());
             Ok(())
         }
-        Command::ListConversations { handle, limit } => {
+        Command::ListMessageGroups { handle, limit } => {
             let parsed = Handle::parse(&handle).map_err(|e| Failure::new(format!("{handle:?} is not a handle: {e}")))?;
             let limit = PageLimit::new(limit).map_err(|e| Failure::new(e.to_string()))?;
             let (metered, meter) = store.metered();
@@ -363,7 +364,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 })
                 .collect();
             print_table(&["last activity", "with", "display_name", "last message", "message_group_uuid"], rows);
-            footer(page.items.len(), page.next.is_some(), "older conversations", meter.usage());
+            footer(page.items.len(), page.next.is_some(), "older message groups", meter.usage());
             Ok(())
         }
         Command::Cognito(command) => cognito::run(command, &target, &store).await,

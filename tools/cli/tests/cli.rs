@@ -7,7 +7,7 @@ use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use cruddur_core::domain::{CognitoSub, Handle};
 use cruddur_core::{Config, Store};
 use cruddur_devkit::engines::{cognito_endpoint, dynamodb_endpoint, engine_env, local_cognito, local_store};
-use cruddur_devkit::seed::{CONVERSATION, CONVERSATION_UUID};
+use cruddur_devkit::seed::{MESSAGES, MESSAGE_GROUP_UUID};
 
 fn table_name() -> String {
     format!("cli-{}", uuid::Uuid::new_v4().simple())
@@ -53,7 +53,7 @@ fn seeding_twice_writes_nothing_the_second_time() {
     ok(&table, &["schema-load"]);
     ok(&table, &["seed", "--count", "3"]);
     let first = item_count(&table);
-    // 3 + 3 users x (profile, handle claim), 4 conversations x (pair, 2 rows),
+    // 3 + 3 users x (profile, handle claim), 4 message groups x (pair, 2 rows),
     // 24 + 3 x 3 messages.
     assert_eq!(first, 6 * 2 + 4 * 3 + 24 + 9);
     let again = ok(&table, &["seed", "--count", "3"]);
@@ -62,12 +62,12 @@ fn seeding_twice_writes_nothing_the_second_time() {
 }
 
 #[test]
-fn get_conversation_prints_the_seeded_messages_oldest_first_with_capacity() {
+fn list_messages_prints_the_seeded_messages_oldest_first_with_capacity() {
     let table = table_name();
     ok(&table, &["schema-load"]);
     ok(&table, &["seed"]);
-    let out = ok(&table, &["get-conversation", CONVERSATION_UUID, "--limit", "100"]);
-    let positions: Vec<usize> = CONVERSATION
+    let out = ok(&table, &["list-messages", MESSAGE_GROUP_UUID, "--limit", "100"]);
+    let positions: Vec<usize> = MESSAGES
         .iter()
         .map(|(_, line)| {
             // The table cuts long messages at 70 characters.
@@ -77,10 +77,10 @@ fn get_conversation_prints_the_seeded_messages_oldest_first_with_capacity() {
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "oldest first:\n{out}");
     assert!(out.contains("consumed read capacity"), "{out}");
-    assert!(out.contains(&format!("{} shown", CONVERSATION.len())), "{out}");
+    assert!(out.contains(&format!("{} shown", MESSAGES.len())), "{out}");
 
-    let groups = ok(&table, &["list-conversations", "bayko"]);
-    assert!(groups.contains(CONVERSATION_UUID) && groups.contains("andrewbrown"), "{groups}");
+    let groups = ok(&table, &["list-message-groups", "bayko"]);
+    assert!(groups.contains(MESSAGE_GROUP_UUID) && groups.contains("andrewbrown"), "{groups}");
 }
 
 #[test]

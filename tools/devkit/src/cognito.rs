@@ -2,7 +2,7 @@
 //! moto's Cognito): the table, a user pool and app client shaped like
 //! template.yaml's, the seed users in that
 //! pool with profiles made through the PostConfirmation path, and the seeded
-//! conversation. Every step is idempotent. Also: signing a user in.
+//! message group. Every step is idempotent. Also: signing a user in.
 
 use std::collections::HashMap;
 
@@ -58,7 +58,7 @@ pub async fn setup_in_pool(cognito: &Client, store: &Store, now: Timestamp, pool
         let sub = ensure_user(cognito, store, &pool_id, user).await?;
         users.push((user.handle.to_owned(), user.email.to_owned(), sub));
     }
-    seed::seed(store, now, SeedOptions::default(), &|_| {}).await.map_err(core("seeding the conversation"))?;
+    seed::seed(store, now, SeedOptions::default(), &|_| {}).await.map_err(core("seeding the message group"))?;
     Ok(LocalStack { pool_id, client_id, users })
 }
 

@@ -1,5 +1,5 @@
 //! Test fixtures: a fresh table per test on the local DynamoDB engine, the
-//! sample events' people and conversation, small constructors.
+//! sample events' people and message group, small constructors.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -99,41 +99,41 @@ pub async fn item_count(store: &Store) -> usize {
     }
 }
 
-/// The people and the conversation that the sample events in `events/` name
+/// The people and the message group that the sample events in `events/` name
 /// (the seed data, with the events' Cognito subs).
 pub mod sample {
-    pub use crate::seed::CONVERSATION_UUID as GROUP;
+    pub use crate::seed::MESSAGE_GROUP_UUID as GROUP;
     pub const ANDREW_SUB: &str = crate::seed::ANDREW.sample_sub;
     pub const BAYKO_SUB: &str = crate::seed::BAYKO.sample_sub;
 }
 
 /// The state the sample events expect: the seed data (andrewbrown, bayko,
-/// londo and the andrewbrown-bayko conversation), linked to the events' subs.
+/// londo and the andrewbrown-bayko message group), linked to the events' subs.
 pub async fn sample_fixture(store: &Store) {
-    let options = seed::SeedOptions { extra_conversations: 0, link_sample_subs: true };
+    let options = seed::SeedOptions { extra_message_groups: 0, link_sample_subs: true };
     seed::seed(store, Timestamp::now(), options, &|_| {}).await.expect("seed");
 }
 
-/// A fresh table with the sample fixture, plus a bayko-londo conversation
+/// A fresh table with the sample fixture, plus a bayko-londo message group
 /// that andrewbrown is not part of (and that gives bayko a second page of
-/// conversations).
+/// message groups).
 pub async fn seeded_store() -> Store {
     let store = fresh_store().await;
     sample_fixture(&store).await;
     let bayko = store.user_by_handle(&handle("bayko")).await.expect("read").expect("bayko is seeded");
-    store.start_conversation(&bayko, &handle("londo"), text("Londo, a word?"), at(120)).await.expect("conversation");
+    store.start_message_group(&bayko, &handle("londo"), text("Londo, a word?"), at(120)).await.expect("message group");
     store
 }
 
-/// Every message of a conversation, oldest first, page by page (no membership check).
-pub async fn whole_conversation(store: &Store, group: GroupUuid) -> Vec<Message> {
+/// Every message of a message group, oldest first, page by page (no membership check).
+pub async fn whole_message_group(store: &Store, group: GroupUuid) -> Vec<Message> {
     let mut pages = Vec::new();
     let mut cursor = None;
     loop {
         let page = store
-            .conversation(group, PageRequest { limit: PageLimit::new(100).expect("a valid limit"), cursor })
+            .group_messages(group, PageRequest { limit: PageLimit::new(100).expect("a valid limit"), cursor })
             .await
-            .expect("read the conversation");
+            .expect("read the message group");
         pages.push(page.items);
         match page.next {
             Some(next) => cursor = Some(next),

@@ -3,7 +3,7 @@
 //! benchmark and the fuzz target use this crate.
 //!
 //! - [`engines`]: where the local DynamoDB and Cognito are; clients for them.
-//! - [`seed`]: the seed users and conversation (the sample events name them).
+//! - [`seed`]: the seed users and message group (the sample events name them).
 //! - [`fixtures`]: a fresh table per test, the sample fixture, constructors.
 //! - [`events`]: the one builder of API Gateway and Cognito events.
 //! - [`client`]: the one test client, a method per route.

@@ -3,7 +3,7 @@
 //! Idempotent: running it again adds nothing.
 //!
 //! The sample events in `events/` name these users (by their sample Cognito
-//! subs) and this conversation (by its uuid).
+//! subs) and this message group (by its uuid).
 
 use cruddur_core::domain::{
     CognitoSub, DisplayName, Email, GroupUuid, Handle, MessageText, NewProfile, Timestamp, UserSummary,
@@ -41,11 +41,11 @@ pub const LONDO: SeedUser<'static> = SeedUser {
 };
 pub const USERS: [SeedUser<'static>; 3] = [ANDREW, BAYKO, LONDO];
 
-/// The andrewbrown-bayko conversation.
-pub const CONVERSATION_UUID: &str = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
+/// The andrewbrown-bayko message group.
+pub const MESSAGE_GROUP_UUID: &str = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
 
-/// The conversation, oldest first: (sender is andrewbrown, text).
-pub const CONVERSATION: &[(bool, &str)] = &[
+/// The message group, oldest first: (sender is andrewbrown, text).
+pub const MESSAGES: &[(bool, &str)] = &[
     (true, "Have you ever watched Babylon 5?"),
     (false, "Yes, I have! I love it!"),
     (true, "What's your favourite season?"),
@@ -77,8 +77,8 @@ const MINUTES_APART: i64 = 7;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SeedOptions {
-    /// Also write this many extra conversations (load users with andrewbrown).
-    pub extra_conversations: u32,
+    /// Also write this many extra message groups (load users with andrewbrown).
+    pub extra_message_groups: u32,
     /// Link the seeded profiles to the sample events' Cognito subs.
     pub link_sample_subs: bool,
 }
@@ -87,14 +87,14 @@ pub struct SeedOptions {
 pub struct SeedReport {
     pub users_created: u32,
     pub users_existing: u32,
-    pub conversations_created: u32,
-    pub conversations_existing: u32,
+    pub message_groups_created: u32,
+    pub message_groups_existing: u32,
     pub messages_written: u32,
     pub subs_linked: u32,
 }
 
 fn parse_err(what: &str) -> Error {
-    Error::Internal(format!("seed data does not parse: {what}"))
+    Error::internal(format!("seed data does not parse: {what}"))
 }
 
 fn text(s: &str) -> Result<MessageText> {
@@ -122,15 +122,15 @@ pub async fn ensure_user(store: &Store, user: &SeedUser<'_>, now: Timestamp) -> 
         // Created concurrently by someone else: use theirs.
         Err(Error::HandleTaken) => {
             let existing = store.user_by_handle(&handle).await?;
-            Ok((existing.ok_or_else(|| Error::Internal("a taken handle has no user".into()))?, false))
+            Ok((existing.ok_or_else(|| Error::internal("a taken handle has no user"))?, false))
         }
         Err(e) => Err(e),
     }
 }
 
-/// A conversation of `lines` between `a` and `b` in group `group`, the last
+/// A message group of `lines` between `a` and `b` in group `group`, the last
 /// line at `now`. Skipped (returns 0) when `a` is already in that group.
-async fn ensure_conversation(
+async fn ensure_message_group(
     store: &Store,
     group: GroupUuid,
     a: &UserSummary,
@@ -147,7 +147,7 @@ async fn ensure_conversation(
         let (sender, other) = if *from_a { (a, b) } else { (b, a) };
         let when = at(now, (count - 1 - i as i64) * MINUTES_APART)?;
         if i == 0 {
-            store.start_conversation_in(group, sender, &other.handle, text(line)?, when).await?;
+            store.start_message_group_in(group, sender, &other.handle, text(line)?, when).await?;
         } else {
             store.send_reply(sender, group, text(line)?, when).await?;
         }
@@ -156,14 +156,14 @@ async fn ensure_conversation(
     Ok(written)
 }
 
-/// The group uuid of the n-th load conversation (deterministic, so a second
+/// The group uuid of the n-th load message group (deterministic, so a second
 /// run finds it).
 pub fn load_group(n: u32) -> GroupUuid {
     GroupUuid::from(uuid::Uuid::from_u128(0x10ad_0000_0000_4000_8000_0000_0000_0000 | u128::from(n)))
 }
 
 /// Writes the seed data; `progress` is called with the number of steps done
-/// (one per user, per conversation) out of [`seed_steps`].
+/// (one per user, per message group) out of [`seed_steps`].
 pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress: &dyn Fn(u64)) -> Result<SeedReport> {
     let mut report = SeedReport::default();
     let mut step = 0u64;
@@ -186,12 +186,12 @@ pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress:
         progress(step);
     }
     let (andrew, bayko) = (&seeded[0], &seeded[1]);
-    let group = GroupUuid::parse(CONVERSATION_UUID).map_err(|_| parse_err(CONVERSATION_UUID))?;
-    tally(&mut report, ensure_conversation(store, group, andrew, bayko, CONVERSATION, now).await?);
+    let group = GroupUuid::parse(MESSAGE_GROUP_UUID).map_err(|_| parse_err(MESSAGE_GROUP_UUID))?;
+    tally(&mut report, ensure_message_group(store, group, andrew, bayko, MESSAGES, now).await?);
     step += 1;
     progress(step);
 
-    for n in 1..=options.extra_conversations {
+    for n in 1..=options.extra_message_groups {
         let handle = format!("load{n:05}");
         let name = format!("Load User {n}");
         let email = format!("{handle}@example.com");
@@ -204,7 +204,7 @@ pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress:
         }
         let lines = [(true, "Hi Andrew, a question about the course."), (false, "Sure, ask away!"), (true, "Thanks!")];
         let when = at(now, i64::from(n))?;
-        tally(&mut report, ensure_conversation(store, load_group(n), &load_user, andrew, &lines, when).await?);
+        tally(&mut report, ensure_message_group(store, load_group(n), &load_user, andrew, &lines, when).await?);
         step += 1;
         progress(step);
     }
@@ -213,14 +213,14 @@ pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress:
 
 fn tally(report: &mut SeedReport, written: u32) {
     if written == 0 {
-        report.conversations_existing += 1;
+        report.message_groups_existing += 1;
     } else {
-        report.conversations_created += 1;
+        report.message_groups_created += 1;
         report.messages_written += written;
     }
 }
 
 /// How many progress steps [`seed`] reports.
 pub fn seed_steps(options: SeedOptions) -> u64 {
-    USERS.len() as u64 + 1 + u64::from(options.extra_conversations)
+    USERS.len() as u64 + 1 + u64::from(options.extra_message_groups)
 }

@@ -104,20 +104,20 @@ async fn the_frontends_flow_over_http_with_real_tokens() {
     let londo = stack.token("londo").await.access_token;
     let bayko = stack.token("bayko").await.access_token;
 
-    // The seeded conversation is there.
+    // The seeded message group is there.
     let (status, groups) = stack.call("GET", "/api/message_groups", Some(&andrew), None).await;
     assert_eq!(status, 200, "{groups}");
-    assert_eq!(groups[0]["uuid"], cruddur_devkit::seed::CONVERSATION_UUID);
+    assert_eq!(groups[0]["uuid"], cruddur_devkit::seed::MESSAGE_GROUP_UUID);
     assert_eq!(groups[0]["handle"], "bayko");
 
-    // Short profile, new conversation, both list it, reply, messages in order.
+    // Short profile, new message group, both list it, reply, messages in order.
     let (status, short) = stack.call("GET", "/api/users/@londo/short", Some(&andrew), None).await;
     assert_eq!((status, short["display_name"].as_str()), (200, Some("Londo Mollari")));
     let (status, started) = stack
         .call("POST", "/api/messages", Some(&andrew), Some(json!({"message": "Hello Londo", "handle": "londo"})))
         .await;
     assert_eq!(status, 200, "{started}");
-    let group = started["message_group_uuid"].as_str().expect("a new conversation").to_owned();
+    let group = started["message_group_uuid"].as_str().expect("a new message group").to_owned();
     let (_, londo_groups) = stack.call("GET", "/api/message_groups", Some(&londo), None).await;
     assert_eq!(londo_groups[0]["uuid"], group.as_str());
     assert_eq!(londo_groups[0]["display_name"], "Andrew Brown");
@@ -259,8 +259,8 @@ async fn a_user_signed_in_as_amplify_does_reaches_every_route_and_refreshed_toke
     for token in tokens {
         let (status, groups) = stack.call("GET", "/api/message_groups", Some(token), None).await;
         assert_eq!(status, 200, "{groups}");
-        assert_eq!(groups[0]["handle"], "andrewbrown", "bayko sees the seeded conversation with andrewbrown");
-        let group = cruddur_devkit::seed::CONVERSATION_UUID;
+        assert_eq!(groups[0]["handle"], "andrewbrown", "bayko sees the seeded message group with andrewbrown");
+        let group = cruddur_devkit::seed::MESSAGE_GROUP_UUID;
         let (status, messages) = stack.call("GET", &format!("/api/messages/{group}"), Some(token), None).await;
         assert_eq!((status, messages.as_array().map(Vec::len)), (200, Some(20)));
         let (status, short) = stack.call("GET", "/api/users/@andrewbrown/short", Some(token), None).await;

@@ -1,4 +1,4 @@
-//! Message groups (conversations) and their messages.
+//! Message groups (message groups) and their messages.
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -6,12 +6,29 @@ use aws_sdk_dynamodb::types::{
 
 use super::items::{from_item, to_item, GroupRowItem, Item, MessageItem, PairItem};
 use super::profiles::build_err;
-use super::{backoff, keys, sdk_error, triage, Cancellation, Store, ACTIVITY_INDEX, MAX_TRANSACTION_ATTEMPTS};
+use super::{keys, sdk_error, Outcome, Store, ACTIVITY_INDEX, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
     Cursor, GroupUuid, Handle, Message, MessageGroup, MessageText, MessageUuid, Page, PageLimit, PageRequest,
     Timestamp, UserSummary, UserUuid,
 };
 use crate::error::{Error, Result};
+
+/// The items of a message's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MessageTxItem {
+    Message,
+    SenderRow,
+    OtherRow,
+}
+
+/// The items of a new message group's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewGroupItem {
+    Pair,
+    SenderRow,
+    OtherRow,
+    Message,
+}
 
 /// What a message transaction does to one member's group row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +49,7 @@ impl Store {
         item.map(|i| from_item::<GroupRowItem>(i).map(MessageGroup::from)).transpose()
     }
 
-    /// A user's conversations, most recent activity first, one page at a time.
+    /// A user's message groups, most recent activity first, one page at a time.
     /// One Query on the user's partition (activity index), whatever the
     /// history's size, with no year or date filter.
     pub async fn list_message_groups(&self, owner: UserUuid, page: PageRequest) -> Result<Page<MessageGroup>> {
@@ -56,22 +73,22 @@ impl Store {
         Ok(Page { items: groups, next })
     }
 
-    /// The latest messages of a conversation, oldest first within the page;
+    /// The latest messages of a message group, oldest first within the page;
     /// the cursor leads to older messages. Only a member may read it:
     /// `NotMember` (the group exists) or `GroupNotFound`.
     pub async fn list_messages(&self, reader: UserUuid, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
         // Both reads at once: one round trip of latency. Nothing read is
         // returned unless the membership check passes.
-        let (membership, messages) = tokio::join!(self.message_group(reader, group), self.conversation(group, page));
+        let (membership, messages) = tokio::join!(self.message_group(reader, group), self.group_messages(group, page));
         if membership?.is_none() {
             return Err(self.absent_group_error(group).await?);
         }
         messages
     }
 
-    /// A conversation's messages without a membership check: for operators,
+    /// A message group's messages without a membership check: for operators,
     /// and for [`Store::list_messages`] after its check.
-    pub async fn conversation(&self, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
+    pub async fn group_messages(&self, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
         let start = match page.cursor {
             None => None,
             Some(Cursor::Messages { group: g, before }) if g == group => Some(keys::message(group, before).into_map()),
@@ -88,7 +105,7 @@ impl Store {
         Ok(Page { items: messages, next })
     }
 
-    /// Replies in an existing conversation. The sender's membership is
+    /// Replies in an existing message group. The sender's membership is
     /// checked when reading the group and again, atomically, inside the
     /// transaction that stores the message.
     pub async fn send_reply(
@@ -122,71 +139,67 @@ impl Store {
     ) -> Result<Message> {
         let message = Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text, created_at: at };
         let put_message = self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?;
-        let mut rows = [(sender.uuid, RowWrite::Summarize), (other, RowWrite::Summarize)];
+        let mut sender_row = RowWrite::Summarize;
+        let mut other_row = RowWrite::Summarize;
 
-        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
-            let mut items = vec![put_message.clone()];
-            let mut slots = Vec::with_capacity(2);
-            for (slot, (owner, write)) in rows.iter().enumerate() {
-                let key = keys::group_row(*owner, group);
-                let item = match write {
-                    RowWrite::Summarize => self.summarize(key, &message)?,
-                    RowWrite::CheckExists => self.check_exists(key)?,
-                    RowWrite::Leave => continue,
-                };
-                items.push(item);
-                slots.push(slot);
+        // Each round re-plans after a concurrent newer message changed what
+        // a row needs; conflicts are retried inside the runner.
+        for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
+            let mut items = vec![(MessageTxItem::Message, put_message.clone())];
+            for (name, owner, write) in
+                [(MessageTxItem::SenderRow, sender.uuid, sender_row), (MessageTxItem::OtherRow, other, other_row)]
+            {
+                let key = keys::group_row(owner, group);
+                match write {
+                    RowWrite::Summarize => items.push((name, self.summarize(key, &message)?)),
+                    RowWrite::CheckExists => items.push((name, self.check_exists(key)?)),
+                    RowWrite::Leave => {}
+                }
             }
-            let Some(reasons) = self.transact(items).await? else {
-                return Ok(message);
-            };
-            if triage(&reasons)? {
-                backoff(attempt).await;
-                continue;
-            }
+            let outcome = self.run_transaction(&items).await?;
             // The message's key holds a fresh uuid: if it exists, this very
             // transaction was applied by an earlier attempt.
-            if matches!(reasons.first(), Some(Cancellation::ConditionFailed(_))) {
+            if matches!(outcome, Outcome::Applied) || outcome.failed(MessageTxItem::Message).is_some() {
                 return Ok(message);
             }
-            for (position, slot) in slots.into_iter().enumerate() {
-                let Some(Cancellation::ConditionFailed(old)) = reasons.get(position + 1) else { continue };
-                let (owner, write) = &mut rows[slot];
-                let exists = match old {
-                    Some(_) => true,
-                    None => self.get(keys::group_row(*owner, group)).await?.is_some(),
-                };
-                *write = match (slot, exists) {
-                    (0, false) => return Err(Error::NotMember),
-                    (_, false) => return Err(Error::Internal("a member's group row is missing".into())),
-                    (0, true) => RowWrite::CheckExists,
-                    (_, true) => RowWrite::Leave,
-                };
+            if let Some(old) = outcome.failed(MessageTxItem::SenderRow) {
+                let exists = old.is_some() || self.get(keys::group_row(sender.uuid, group)).await?.is_some();
+                if !exists {
+                    return Err(Error::NotMember);
+                }
+                sender_row = RowWrite::CheckExists;
+            }
+            if let Some(old) = outcome.failed(MessageTxItem::OtherRow) {
+                let exists = old.is_some() || self.get(keys::group_row(other, group)).await?.is_some();
+                if !exists {
+                    return Err(Error::internal("a member's group row is missing"));
+                }
+                other_row = RowWrite::Leave;
             }
         }
-        Err(Error::Unavailable("the message transaction kept conflicting".into()))
+        Err(Error::unavailable("newer messages kept changing the message group's summaries"))
     }
 
-    /// Starts a conversation with the user who has `recipient` as handle, or
+    /// Starts a message group with the user who has `recipient` as handle, or
     /// continues the one they already share: at most one group per pair,
     /// even when both start one with each other at the same moment. The
     /// returned message's `group` says which group it went to.
     ///
     /// Errors: `UserNotFound`, `CannotMessageSelf`.
-    pub async fn start_conversation(
+    pub async fn start_message_group(
         &self,
         sender: &UserSummary,
         recipient: &Handle,
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
-        self.start_conversation_in(GroupUuid::random(), sender, recipient, text, at).await
+        self.start_message_group_in(GroupUuid::random(), sender, recipient, text, at).await
     }
 
-    /// [`Store::start_conversation`], naming the uuid a new group gets (seed
+    /// [`Store::start_message_group`], naming the uuid a new group gets (seed
     /// data and sample events use well-known ones). If the pair already has a
-    /// conversation, the message goes there and `group` is not used.
-    pub async fn start_conversation_in(
+    /// message group, the message goes there and `group` is not used.
+    pub async fn start_message_group_in(
         &self,
         group: GroupUuid,
         sender: &UserSummary,
@@ -205,47 +218,45 @@ impl Store {
             Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text: text.clone(), created_at: at };
         let pair_key = keys::pair(sender.uuid, other.uuid);
         // Optimistic: create the pair, both rows and the message at once (one
-        // round trip for a new conversation). If the pair exists, the
-        // conversation does too, and the message goes there instead.
-        let items = vec![
-            self.put_new(to_item(pair_key.clone(), &PairItem { message_group_uuid: group })?)?,
-            self.put_new(to_item(
-                keys::group_row(sender.uuid, group),
-                &GroupRowItem::new(sender.uuid, &other, &message),
-            )?)?,
-            self.put_new(to_item(
-                keys::group_row(other.uuid, group),
-                &GroupRowItem::new(other.uuid, sender, &message),
-            )?)?,
-            self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
+        // round trip for a new message group). If the pair exists, the
+        // message group does too, and the message goes there instead.
+        let items = [
+            (NewGroupItem::Pair, self.put_new(to_item(pair_key.clone(), &PairItem { message_group_uuid: group })?)?),
+            (
+                NewGroupItem::SenderRow,
+                self.put_new(to_item(
+                    keys::group_row(sender.uuid, group),
+                    &GroupRowItem::new(sender.uuid, &other, &message),
+                )?)?,
+            ),
+            (
+                NewGroupItem::OtherRow,
+                self.put_new(to_item(
+                    keys::group_row(other.uuid, group),
+                    &GroupRowItem::new(other.uuid, sender, &message),
+                )?)?,
+            ),
+            (
+                NewGroupItem::Message,
+                self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
+            ),
         ];
-        for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
-            let Some(reasons) = self.transact(items.clone()).await? else {
-                return Ok(message);
-            };
-            if triage(&reasons)? {
-                backoff(attempt).await;
-                continue;
-            }
-            if matches!(reasons.get(3), Some(Cancellation::ConditionFailed(_))) {
-                return Ok(message); // applied by an earlier attempt
-            }
-            let Some(Cancellation::ConditionFailed(old)) = reasons.first() else {
-                return Err(Error::Internal(
-                    "conversation transaction cancelled without a failed pair condition".into(),
-                ));
-            };
-            let pair = match old {
-                Some(item) => item.clone(),
-                None => self
-                    .get(pair_key.clone())
-                    .await?
-                    .ok_or_else(|| Error::Internal("the pair condition failed but there is no pair".into()))?,
-            };
-            let existing = from_item::<PairItem>(pair)?.message_group_uuid;
-            return self.append_message(sender, existing, other.uuid, text, at).await;
+        let outcome = self.run_transaction(&items).await?;
+        if matches!(outcome, Outcome::Applied) || outcome.failed(NewGroupItem::Message).is_some() {
+            return Ok(message); // applied (by an earlier attempt, if the message exists)
         }
-        Err(Error::Unavailable("the conversation transaction kept conflicting".into()))
+        let Some(old) = outcome.failed(NewGroupItem::Pair) else {
+            return Err(Error::internal("a new message group's rows existed without its pair"));
+        };
+        let pair = match old {
+            Some(item) => item.clone(),
+            None => self
+                .get(pair_key)
+                .await?
+                .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?,
+        };
+        let existing = from_item::<PairItem>(pair)?.message_group_uuid;
+        self.append_message(sender, existing, other.uuid, text, at).await
     }
 
     /// Why a caller has no row for `group`: it exists without them
