@@ -233,3 +233,46 @@ fn the_templates_cors_is_the_local_servers_cors() {
     assert_eq!(tag(&c["AllowOrigins"][0]), Some(("Ref".into(), "FrontendOrigin".into())));
     assert_eq!(t["Parameters"]["FrontendOrigin"]["Default"], cors::DEFAULT_ALLOWED_ORIGIN);
 }
+
+/// What ships stays small: the functions and the core depend on nothing that
+/// is only for development (the devkit, the tools, the test crate), and the
+/// core holds no seed data. From `cargo metadata`, as cargo resolves it.
+#[test]
+fn the_shipped_crates_depend_on_nothing_that_does_not_ship() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let not_shipped =
+        ["cruddur-devkit", "cruddur-cli", "cruddur-local-api", "cruddur-bench", "cruddur-integration-tests"];
+    let mut shipped = Vec::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let manifest = package["manifest_path"].as_str().unwrap_or_default();
+        let dir = Path::new(manifest).parent().and_then(|d| d.strip_prefix(root().canonicalize().unwrap()).ok());
+        let Some(dir) = dir else { continue };
+        if !(dir.starts_with("functions") || dir == Path::new("shared")) {
+            continue;
+        }
+        let name = package["name"].as_str().unwrap_or_default().to_owned();
+        for dependency in package["dependencies"].as_array().into_iter().flatten() {
+            let dep = dependency["name"].as_str().unwrap_or_default();
+            let kind = dependency["kind"].as_str();
+            assert!(
+                kind == Some("dev") || !not_shipped.contains(&dep),
+                "{name} (shipped) depends on {dep}, which does not ship"
+            );
+            if name != "cruddur-core" && kind.is_none() {
+                assert!(
+                    ["cruddur-core", "lambda_http", "tokio"].contains(&dep),
+                    "function {name} depends on {dep}: a function is a thin adapter over cruddur-core"
+                );
+            }
+        }
+        shipped.push(name);
+    }
+    assert_eq!(shipped.len(), 7, "the core and six functions: {shipped:?}");
+    assert!(!root().join("shared/src/seed.rs").exists(), "seed data lives in tools/devkit");
+}
