@@ -10,6 +10,8 @@
 //! - [`triggers`]: the Cognito PreSignUp and PostConfirmation logic.
 //! - [`telemetry`]: tracing set up as Lambda's logging controls ask.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 pub mod api;
 pub mod config;
 pub mod domain;

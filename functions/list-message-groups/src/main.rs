@@ -1,5 +1,7 @@
 //! GET /api/message_groups — a thin adapter over `cruddur_core::api::list_message_groups`.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 use cruddur_core::api::{self, App};
 use lambda_http::{run, service_fn, Error, Request};
 

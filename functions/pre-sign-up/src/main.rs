@@ -1,5 +1,7 @@
 //! The Cognito PreSignUp trigger — a thin adapter over `cruddur_core::triggers::pre_sign_up`.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 use cruddur_core::{triggers, Config, Store};
 use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
