@@ -244,6 +244,41 @@ impl ApiEvent {
     }
 }
 
+/// Any JSON object as an event API Gateway could send: it sets `host`,
+/// `x-forwarded-proto` and `requestContext.domainName` itself, and `rawPath`
+/// (always present, starting with '/') and `rawQueryString` arrive
+/// URL-encoded. (lambda_http 1.3.2 unwraps a URL built from them: a
+/// malformed Host panics it. The fuzz target found that; this is what it
+/// feeds the parsers, and what the local API guarantees with
+/// [`ApiEvent::connection`].)
+pub fn with_gateway_guarantees(mut event: Map<String, Value>) -> Value {
+    const DOMAIN: &str = "abcdef1234.execute-api.us-east-1.amazonaws.com";
+    if let Some(Value::Object(headers)) = event.get_mut("headers") {
+        headers.insert("host".into(), DOMAIN.into());
+        headers.insert("x-forwarded-proto".into(), "https".into());
+    }
+    if let Some(Value::Object(context)) = event.get_mut("requestContext") {
+        context.insert("domainName".into(), DOMAIN.into());
+    }
+    if !event.get("rawPath").is_some_and(Value::is_string) {
+        event.insert("rawPath".into(), "/".into());
+    }
+    for (field, prefix) in [("rawPath", "/"), ("rawQueryString", "")] {
+        if let Some(raw) = event.get(field).and_then(Value::as_str) {
+            let mut fixed = if raw.starts_with(prefix) { String::new() } else { prefix.to_owned() };
+            for b in raw.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&b) {
+                    fixed.push(b as char);
+                } else {
+                    fixed.push_str(&format!("%{b:02X}"));
+                }
+            }
+            event.insert(field.into(), fixed.into());
+        }
+    }
+    Value::Object(event)
+}
+
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -308,6 +343,17 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn an_event_with_gateway_guarantees_parses_whatever_host_and_path_it_had() {
+        let mut event = sample_json("list-message-groups.json");
+        event["headers"]["host"] = json!("evil:99999");
+        event["rawPath"] = json!("no slash/é?");
+        event["rawQueryString"] = json!("a=ü b");
+        let Value::Object(event) = event else { unreachable!() };
+        let fixed = with_gateway_guarantees(event).to_string();
+        assert!(lambda_http::request::from_str(&fixed).is_ok(), "{fixed}");
     }
 
     #[test]
