@@ -138,10 +138,19 @@ async fn handle(
     _peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, std::io::Error> {
+    // Counted down on drop too: a client that gives up closes the
+    // connection, and hyper then drops this future mid-way.
+    struct InFlight<'a>(&'a State);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            if let Ok(mut n) = self.0.in_flight.lock() {
+                *n -= 1;
+            }
+        }
+    }
     *state.in_flight.lock().unwrap() += 1;
-    let result = handle_inner(&state, &upstream, request).await;
-    *state.in_flight.lock().unwrap() -= 1;
-    result
+    let _in_flight = InFlight(&state);
+    handle_inner(&state, &upstream, request).await
 }
 
 async fn handle_inner(
