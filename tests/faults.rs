@@ -8,9 +8,11 @@
 use std::time::{Duration, Instant};
 
 use cruddur_core::domain::GroupUuid;
+use cruddur_core::triggers;
 use cruddur_core::{Config, Store};
-use cruddur_devkit::client::TestApp;
+use cruddur_devkit::client::{create_message_event, message_groups_event, messages_event, users_short_event, TestApp};
 use cruddur_devkit::engines::{dynamodb_endpoint, local_store};
+use cruddur_devkit::events;
 use cruddur_devkit::faults::{Fault, FaultProxy};
 use cruddur_devkit::fixtures::{handle, sample, sample_fixture, whole_message_group};
 use serde_json::{json, Value};
@@ -191,4 +193,81 @@ async fn a_transaction_in_progress_is_retried_and_a_persistent_one_answers_503()
     let sdk_attempts = usize::try_from(Config::default().max_attempts).unwrap();
     assert_eq!(s.proxy.injected(), 2 + sdk_attempts, "the SDK's attempts, then 503");
     assert_eq!(snapshot(&s.direct).await, before, "nothing written");
+}
+
+/// A brownout: every DynamoDB call answers, but slowly (1.4 s, under the
+/// attempt timeout, so no call gives up on its own). A request makes several
+/// calls one after another; with 2.5 s left before Lambda's deadline, each
+/// route must answer before it (the contract's 503 once the shared deadline
+/// passes) instead of being killed, and what it wrote is whole or absent.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_brownout_every_route_and_trigger_answers_before_the_lambda_deadline() {
+    let s = stack().await;
+    let time_left = Duration::from_millis(2500);
+    s.proxy.inject(Fault::Slow(Duration::from_millis(1400)), None, None);
+    let routes = [
+        (message_groups_event(), false),
+        (messages_event(sample::GROUP), false),
+        (
+            create_message_event()
+                .json_body(&json!({"message": "brownout reply", "message_group_uuid": sample::GROUP})),
+            false,
+        ),
+        (create_message_event().json_body(&json!({"message": "brownout start", "handle": "londo"})), false),
+        (users_short_event("@bayko"), true),
+    ];
+    for (event, one_call) in routes {
+        let route = event.json()["routeKey"].as_str().unwrap_or_default().to_owned();
+        // A fresh function instance each time (no cached caller).
+        let app = TestApp::new(s.app.store.clone());
+        let started = Instant::now();
+        let answer = app.call_with_deadline(event.caller(Some(sample::ANDREW_SUB)), time_left).await;
+        let elapsed = started.elapsed();
+        assert!(elapsed < time_left, "{route}: answered after {elapsed:?}, past Lambda's deadline");
+        if one_call {
+            assert!(answer.status == 200 || answer.pair() == (503, json!(["generic_503"])), "{route}: {answer:?}");
+        } else {
+            assert_eq!(answer.pair(), (503, json!(["generic_503"])), "{route}: after {elapsed:?}");
+        }
+    }
+    // The triggers, with the same time left.
+    let sub = uuid::Uuid::new_v4().to_string();
+    let started = Instant::now();
+    let confirmed = triggers::within_deadline(
+        cruddur_devkit::client::lambda_context(Duration::from_millis(1500)).deadline,
+        triggers::post_confirmation(
+            &s.app.store,
+            events::post_confirmation(&sub, "brownie", "Brown Out", "brownie@example.com"),
+        ),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "post-confirmation answered after {:?}",
+        started.elapsed()
+    );
+    let err = confirmed.expect_err("past the deadline").to_string();
+    assert_eq!(err, "Sign-up is temporarily unavailable. Please try again.");
+    let started = Instant::now();
+    let checked = triggers::within_deadline(
+        cruddur_devkit::client::lambda_context(Duration::from_millis(1500)).deadline,
+        triggers::pre_sign_up(&s.app.store, events::pre_sign_up("brownie2", "Brown Out", "b2@example.com")),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(
+        checked.expect_err("past the deadline").to_string(),
+        "Sign-up is temporarily unavailable. Please try again."
+    );
+
+    // Once the held requests land: each write whole or absent.
+    s.proxy.settle().await;
+    s.proxy.heal();
+    match stored(&s.direct, "brownout reply").await {
+        (0, _) | (1, true) => {}
+        other => panic!("half-written reply: {other:?}"),
+    }
+    let brownie = s.direct.user_by_cognito_sub(&cruddur_core::domain::CognitoSub::parse(&sub).unwrap()).await.unwrap();
+    let by_handle = s.direct.user_by_handle(&handle("brownie")).await.unwrap();
+    assert_eq!(brownie.is_some(), by_handle.is_some(), "profile, handle claim and link together or not at all");
 }

@@ -323,3 +323,32 @@ async fn a_post_confirmation_replayed_leaves_one_profile_and_a_taken_handle_is_r
     let err = triggers::pre_sign_up(&store, event).await.unwrap_err().to_string();
     assert!(err.starts_with("A handle uses only letters"), "{err}");
 }
+
+/// Handles that would let someone speak as the service, and names that read
+/// differently from what they are, are refused at sign-up and again at
+/// confirmation; nothing is stored for them.
+#[tokio::test]
+async fn reserved_handles_and_deceptive_names_are_refused_at_sign_up() {
+    let store = fresh_store().await;
+    for handle in ["admin", "Support", "cruddur", "Ad.Min"] {
+        let err = triggers::pre_sign_up(&store, events::pre_sign_up(handle, "Friendly Name", "x@example.com"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is reserved"), "{handle}: {err}");
+        let sub = uuid::Uuid::new_v4().to_string();
+        let err = triggers::post_confirmation(&store, events::post_confirmation(&sub, handle, "Name", "y@example.com"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is reserved"), "{handle}: {err}");
+    }
+    for name in ["\u{202E}nworb werdna", "Andrew\u{200B}Brown"] {
+        let err = triggers::pre_sign_up(&store, events::pre_sign_up("honest", name, "h@example.com"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invisible formatting characters"), "{name:?}: {err}");
+    }
+    assert_eq!(item_count(&store).await, 0, "nothing stored");
+}

@@ -2,6 +2,7 @@
 //! that claims to be someone else, requests without usable identity.
 
 use cruddur_devkit::client::{create_message_event, message_groups_event, messages_event, users_short_event, TestApp};
+use cruddur_devkit::events::ApiEvent;
 use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, sample_fixture};
 use serde_json::json;
 
@@ -11,6 +12,17 @@ async fn app() -> TestApp {
     let store = fresh_store().await;
     sample_fixture(&store).await;
     TestApp::new(store)
+}
+
+/// One request for each route (a create-message that continues andrewbrown's
+/// message group with bayko).
+fn every_route() -> [ApiEvent; 4] {
+    [
+        message_groups_event(),
+        messages_event(sample::GROUP),
+        create_message_event().json_body(&json!({"message": "hi", "handle": "bayko"})),
+        users_short_event("@bayko"),
+    ]
 }
 
 #[tokio::test]
@@ -59,12 +71,7 @@ async fn a_body_that_names_a_sender_is_ignored() {
 async fn requests_without_a_usable_identity_get_the_contracts_answer_on_every_route() {
     let app = app().await;
     let unknown = uuid::Uuid::new_v4().to_string();
-    let routes = [
-        message_groups_event(),
-        messages_event(sample::GROUP),
-        create_message_event().json_body(&json!({"message": "hi", "handle": "bayko"})),
-        users_short_event("@bayko"),
-    ];
+    let routes = every_route();
     let before = item_count(&app.store).await;
     for event in routes {
         let route = event.json()["routeKey"].as_str().unwrap_or_default().to_owned();
@@ -80,4 +87,28 @@ async fn requests_without_a_usable_identity_get_the_contracts_answer_on_every_ro
         }
     }
     assert_eq!(item_count(&app.store).await, before);
+}
+
+/// An ID token's claims (token_use = id), or claims with no token_use, never
+/// reach a handler's data, on any route: only access tokens authorise calls.
+#[tokio::test]
+async fn an_id_token_or_a_token_without_token_use_is_refused_on_every_route() {
+    let app = app().await;
+    let routes = every_route();
+    let before = item_count(&app.store).await;
+    for event in routes {
+        let route = event.json()["routeKey"].as_str().unwrap_or_default().to_owned();
+        for token_use in [Some("id"), Some("ACCESS"), Some(""), None] {
+            let mut claims = serde_json::Map::new();
+            claims.insert("sub".into(), json!(sample::ANDREW_SUB));
+            if let Some(t) = token_use {
+                claims.insert("token_use".into(), json!(t));
+            }
+            let answer = app.call(event.clone().claims(Some(claims))).await;
+            assert_eq!(answer.pair(), (401, json!(["generic_401"])), "{route} with token_use {token_use:?}");
+        }
+        // The same caller with an access token gets through.
+        assert_ne!(app.call(event.clone().caller(Some(sample::ANDREW_SUB))).await.status, 401, "{route}");
+    }
+    assert_eq!(item_count(&app.store).await, before + 1, "only the access token's message was stored");
 }

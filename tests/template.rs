@@ -98,6 +98,12 @@ fn every_contract_route_is_routed_to_its_function_behind_the_jwt_authorizer() {
     let default = auth["DefaultAuthorizer"].as_str().expect("a default authorizer");
     let jwt = &auth["Authorizers"][default]["JwtConfiguration"];
     assert!(!jwt["issuer"].is_null() && !jwt["audience"].is_null(), "a JWT authorizer with issuer and audience");
+    // Access tokens only: Cognito's carry this scope, its ID tokens none.
+    assert_eq!(
+        strings(&auth["Authorizers"][default]["AuthorizationScopes"]),
+        ["aws.cognito.signin.user.admin"],
+        "the authorizer requires the access token's scope"
+    );
 
     let mut routed = BTreeSet::new();
     for (binary, (name, r)) in functions_by_binary(&t) {
@@ -275,4 +281,19 @@ fn the_shipped_crates_depend_on_nothing_that_does_not_ship() {
     }
     assert_eq!(shipped.len(), 7, "the core and six functions: {shipped:?}");
     assert!(!root().join("shared/src/seed.rs").exists(), "seed data lives in tools/devkit");
+}
+
+/// A handle is chosen once: the pool's schema makes preferred_username
+/// immutable (users may change mutable standard attributes with their own
+/// access token), and the app client may write it, at sign-up.
+#[test]
+fn the_handle_cannot_be_changed_after_sign_up() {
+    let t = template();
+    let pool = &resources(&t)["UserPool"]["Properties"];
+    let schema = pool["Schema"].as_sequence().expect("a schema");
+    let handle = schema.iter().find(|a| a["Name"] == "preferred_username").expect("preferred_username");
+    assert_eq!(handle["Mutable"], Value::Bool(false));
+    assert_eq!(handle["Required"], Value::Bool(true));
+    let client = &resources(&t)["UserPoolClient"]["Properties"];
+    assert!(strings(&client["WriteAttributes"]).contains(&"preferred_username".to_owned()));
 }

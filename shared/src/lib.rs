@@ -5,6 +5,7 @@
 //!   text, cursors) and the records the store returns. No I/O.
 //! - [`store`]: the one place that knows DynamoDB.
 //! - [`config`]: settings from the environment.
+//! - [`deadline`]: one deadline per invocation, from Lambda's.
 //! - [`error`]: the core's one error type.
 //! - [`api`]: one function per HTTP route (request in, response out).
 //! - [`triggers`]: the Cognito PreSignUp and PostConfirmation logic.
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod store;

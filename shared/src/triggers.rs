@@ -36,6 +36,16 @@ fn attribute<'a>(attributes: &'a HashMap<String, String>, name: &str) -> Option<
 fn handle_of(attributes: &HashMap<String, String>) -> Result<Handle, TriggerError> {
     let raw = attribute(attributes, "preferred_username")
         .ok_or_else(|| TriggerError::InvalidAttribute("Please choose a handle (preferred_username).".into()))?;
+    let handle = parse_handle(raw)?;
+    if handle.is_reserved() {
+        return Err(TriggerError::InvalidAttribute(format!(
+            "The handle {handle} is reserved. Please choose another one."
+        )));
+    }
+    Ok(handle)
+}
+
+fn parse_handle(raw: &str) -> Result<Handle, TriggerError> {
     Handle::parse(raw).map_err(|e| {
         TriggerError::InvalidAttribute(match e {
             HandleError::Blank => "Please choose a handle (preferred_username).".into(),
@@ -121,5 +131,21 @@ impl From<TriggerError> for lambda_http::lambda_runtime::Diagnostic {
             TriggerError::Store(_) => "Unavailable",
         };
         lambda_http::lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
+    }
+}
+
+/// Runs a trigger's work within the invocation's deadline (Lambda's, less
+/// [`crate::deadline::MARGIN`]): past it, Cognito gets an error it shows
+/// ("Sign-up is temporarily unavailable") instead of a killed invocation.
+pub async fn within_deadline<T>(
+    deadline_ms: u64,
+    work: impl std::future::Future<Output = Result<T, TriggerError>>,
+) -> Result<T, TriggerError> {
+    match crate::deadline::budget(Some(deadline_ms)) {
+        Some(budget) => tokio::time::timeout(budget, work).await.unwrap_or_else(|_| {
+            tracing::warn!(budget_ms = budget.as_millis() as u64, "the invocation's deadline came first");
+            Err(TriggerError::Store(Error::unavailable("the invocation's deadline came first")))
+        }),
+        None => work.await,
     }
 }

@@ -10,5 +10,8 @@ async fn main() -> Result<(), Error> {
     cruddur_core::telemetry::init();
     // Built once per process: the SDK client and configuration.
     let store = Store::from_config(&Config::from_env()?).await;
-    run(service_fn(|event: LambdaEvent<_>| triggers::pre_sign_up(&store, event.payload))).await
+    run(service_fn(|event: LambdaEvent<_>| {
+        triggers::within_deadline(event.context.deadline, triggers::pre_sign_up(&store, event.payload))
+    }))
+    .await
 }

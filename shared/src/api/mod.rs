@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
 pub use self::request::{caller_sub, new_message, page_request, NewMessage, Recipient};
@@ -104,9 +104,17 @@ where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let span = tracing::info_span!("request", route, request_id = request::request_id(request).unwrap_or("-"));
+    let budget = crate::deadline::budget(request.lambda_context_ref().map(|c| c.deadline));
     async move {
         let started = Instant::now();
-        let response = match work.await {
+        let outcome = match budget {
+            Some(budget) => tokio::time::timeout(budget, work).await.unwrap_or_else(|_| {
+                tracing::warn!(budget_ms = budget.as_millis() as u64, "the invocation's deadline came first");
+                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"))
+            }),
+            None => work.await,
+        };
+        let response = match outcome {
             Ok(response) => response,
             Err(refusal) => {
                 tracing::info!(status = refusal.status.as_u16(), code = refusal.code(), "refused");

@@ -10,15 +10,22 @@ use super::response::{message_text_code, ApiError};
 use crate::domain::{CognitoSub, Cursor, GroupUuid, Handle, MessageText, PageLimit, PageRequest};
 
 /// The caller's Cognito `sub`, from the JWT authorizer's claims in the
-/// request context, and nothing else. Missing, empty or malformed: 401 (API
-/// Gateway should never let such a request through, but the function does
-/// not rely on that).
+/// request context, and nothing else; and only from an access token
+/// (`token_use` = `access`): an ID token identifies a user to the frontend,
+/// it does not authorise calls. Missing, empty or malformed `sub`, or any
+/// other token: 401 (API Gateway's authorizer requires the access token's
+/// scope, so it should never let such a request through, but the function
+/// does not rely on that).
 pub fn caller_sub(request: &Request) -> Result<CognitoSub, ApiError> {
-    let sub = api_context(request)
+    let claims = api_context(request)
         .and_then(|ctx| ctx.authorizer.as_ref())
         .and_then(|authorizer| authorizer.jwt.as_ref())
-        .and_then(|jwt| jwt.claims.get("sub"));
-    sub.and_then(|s| CognitoSub::parse(s).ok()).ok_or_else(ApiError::unauthorized)
+        .map(|jwt| &jwt.claims);
+    let Some(claims) = claims else { return Err(ApiError::unauthorized()) };
+    if claims.get("token_use").map(String::as_str) != Some("access") {
+        return Err(ApiError::unauthorized());
+    }
+    claims.get("sub").and_then(|s| CognitoSub::parse(s).ok()).ok_or_else(ApiError::unauthorized)
 }
 
 /// API Gateway's id for this request (also in its access logs), for log lines.

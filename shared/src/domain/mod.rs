@@ -12,7 +12,7 @@ pub use self::page::{
 };
 pub use self::text::{
     DisplayName, DisplayNameError, Email, EmailError, Handle, HandleError, MessageText, MessageTextError,
-    DISPLAY_NAME_MAX_CHARS, HANDLE_MAX_LEN, MESSAGE_MAX_CHARS,
+    DISPLAY_NAME_MAX_CHARS, HANDLE_MAX_LEN, MESSAGE_MAX_CHARS, RESERVED_HANDLES,
 };
 pub use self::time::{InvalidMessageKey, InvalidTimestamp, MessageKey, Timestamp};
 

@@ -81,11 +81,53 @@ impl Handle {
     }
 
     /// True when both name the same account (`Bayko` and `bayko`).
+    /// Whether this handle is one nobody may sign up with: names that
+    /// suggest the service speaks (admin, support, cruddur, ...), compared
+    /// ignoring case and the separators `_ . -` (so `Ad.Min` is `admin`).
+    pub fn is_reserved(&self) -> bool {
+        let bare: String =
+            self.0.chars().filter(|c| !matches!(c, '_' | '.' | '-')).map(|c| c.to_ascii_lowercase()).collect();
+        RESERVED_HANDLES.contains(&bare.as_str())
+    }
+
     pub fn same_as(&self, other: &Handle) -> bool {
         self.0.eq_ignore_ascii_case(&other.0)
     }
 }
 string_type!(Handle, HandleError);
+
+/// Handles refused at sign-up (see [`Handle::is_reserved`]), without separators.
+pub const RESERVED_HANDLES: &[&str] = &[
+    "abuse",
+    "admin",
+    "administrator",
+    "anonymous",
+    "api",
+    "billing",
+    "cruddur",
+    "cruddurteam",
+    "everyone",
+    "help",
+    "helpdesk",
+    "hostmaster",
+    "info",
+    "mod",
+    "moderator",
+    "noreply",
+    "null",
+    "official",
+    "postmaster",
+    "root",
+    "security",
+    "staff",
+    "support",
+    "sysadmin",
+    "system",
+    "team",
+    "undefined",
+    "webmaster",
+    "www",
+];
 
 // ---------------------------------------------------------- display name
 
@@ -97,10 +139,14 @@ pub enum DisplayNameError {
     TooLong,
     #[error("the display name contains control characters")]
     ControlCharacter,
+    #[error("the display name contains invisible formatting characters (direction overrides, zero-width characters)")]
+    FormatCharacter,
 }
 
 /// A person's name as shown to others: trimmed, 1 to 64 characters, no
-/// control characters.
+/// control characters and no format characters (Unicode category Cf:
+/// bidirectional overrides that make "evil" read as "live", zero-width
+/// characters that make two names look identical).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DisplayName(String);
@@ -117,10 +163,45 @@ impl DisplayName {
         if s.chars().any(char::is_control) {
             return Err(DisplayNameError::ControlCharacter);
         }
+        if s.chars().any(is_format_character) {
+            return Err(DisplayNameError::FormatCharacter);
+        }
         Ok(Self(s.to_owned()))
     }
 }
 string_type!(DisplayName, DisplayNameError);
+
+/// Unicode general category Cf (format), Unicode 16.0
+/// (DerivedGeneralCategory.txt): soft hyphen, Arabic and Syriac marks,
+/// Mongolian vowel separator, zero-width space/joiners, bidirectional marks,
+/// embeddings, overrides and isolates, word joiner and invisible operators,
+/// BOM, interlinear annotation, and the tag characters.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
 
 // ----------------------------------------------------------------- email
 
@@ -208,6 +289,27 @@ impl fmt::Debug for MessageText {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn reserved_handles_are_recognised_ignoring_case_and_separators() {
+        assert!(RESERVED_HANDLES.len() >= 20);
+        for h in ["admin", "Admin", "ad.min", "SUPPORT", "cruddur", "Cruddur-Team", "root", "no_reply"] {
+            assert!(Handle::parse(h).unwrap().is_reserved(), "{h}");
+        }
+        for h in ["andrewbrown", "administrators", "bayko", "rooted"] {
+            assert!(!Handle::parse(h).unwrap().is_reserved(), "{h}");
+        }
+    }
+
+    #[test]
+    fn display_names_with_format_characters_are_refused() {
+        for name in ["\u{202E}evil", "Andrew\u{200B}Brown", "A\u{2066}b\u{2069}", "\u{FEFF}Bom", "Soft\u{AD}hyphen"] {
+            assert_eq!(DisplayName::parse(name), Err(DisplayNameError::FormatCharacter), "{name:?}");
+        }
+        for name in ["Andrew Brown", "Zoë", "李雷", "José 😀"] {
+            assert!(DisplayName::parse(name).is_ok(), "{name}");
+        }
+    }
     use super::*;
 
     #[test]

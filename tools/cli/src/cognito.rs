@@ -17,7 +17,8 @@ pub enum CognitoCommand {
         #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
         user_pool_id: String,
     },
-    /// Link every Cognito user to the profile with the same handle (re-running changes nothing).
+    /// Link each confirmed, enabled Cognito user whose verified email is the
+    /// profile's to the profile with the same handle (re-running changes nothing).
     SyncUsers {
         #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
         user_pool_id: String,
@@ -30,6 +31,9 @@ struct PoolUser {
     handle: Option<String>,
     sub: Option<String>,
     status: String,
+    enabled: bool,
+    email: Option<String>,
+    email_verified: bool,
 }
 
 fn attribute(user: &UserType, name: &str) -> Option<String> {
@@ -51,6 +55,9 @@ async fn pool_users(target: &Target, pool: &str) -> Result<Vec<PoolUser>, Failur
             handle: attribute(&user, "preferred_username"),
             sub: attribute(&user, "sub"),
             status: user.user_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            enabled: user.enabled(),
+            email: attribute(&user, "email"),
+            email_verified: attribute(&user, "email_verified").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         });
     }
     Ok(users)
@@ -105,16 +112,35 @@ enum Problem {
     Skipped(String),
 }
 
+/// Links `user` to the profile that has their handle, only when nothing
+/// about the account could be an impostor's: users can change their own
+/// standard attributes with their access token, so a handle alone proves
+/// nothing. The account must be confirmed and enabled, its email verified,
+/// and that email the profile's own (ignoring case).
 async fn link(store: &Store, user: &PoolUser) -> Result<LinkOutcome, Problem> {
     let skipped = |why: &str| Problem::Skipped(why.to_owned());
+    if user.status != "CONFIRMED" {
+        return Err(skipped(&format!("not confirmed (status {})", user.status)));
+    }
+    if !user.enabled {
+        return Err(skipped("disabled"));
+    }
+    if !user.email_verified {
+        return Err(skipped("email not verified"));
+    }
     let handle = user.handle.as_deref().ok_or_else(|| skipped("no preferred_username"))?;
     let handle = Handle::parse(handle).map_err(|_| skipped("preferred_username is not a valid handle"))?;
     let sub = user.sub.as_deref().and_then(|s| CognitoSub::parse(s).ok()).ok_or_else(|| skipped("no usable sub"))?;
-    let profile = store
+    let summary = store
         .user_by_handle(&handle)
         .await
         .map_err(Problem::Store)?
         .ok_or_else(|| skipped("no profile with this handle"))?;
+    let profile = store.profile(summary.uuid).await.map_err(Problem::Store)?.ok_or_else(|| skipped("no profile"))?;
+    let same_email = user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(profile.email.as_str()));
+    if !same_email {
+        return Err(skipped("the verified email is not the profile's"));
+    }
     match store.link_cognito_sub(profile.uuid, &sub).await {
         Ok(outcome) => Ok(outcome),
         Err(Error::ProfileLinkedElsewhere) => Err(skipped("the profile is linked to another Cognito user")),

@@ -6,7 +6,7 @@
 //! `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`, else `AWS_ENDPOINT_URL`, else
 //! `http://localhost:9229`); `--prod` uses the normal AWS configuration with
 //! no endpoint override. Destructive commands say what they touch, and refuse
-//! to touch AWS without `--yes`.
+//! to touch AWS without `--yes` (an endpoint on amazonaws.com counts as AWS).
 
 mod cognito;
 mod output;
@@ -39,23 +39,22 @@ struct Cli {
     /// On failure, also print the underlying error.
     #[arg(long, short, global = true)]
     verbose: bool,
+    /// Confirm a command that writes to AWS (required for every such command).
+    #[arg(long, global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the table from the core's definition (keys, index, billing).
+    /// Create the table from the core's definition (keys, index, billing). Local only: on AWS
+    /// the template (sam deploy) owns the table, with its backups, encryption and protection.
     SchemaLoad,
     /// List the tables.
     ListTables,
-    /// Delete a table (the configured one if none is named). With --prod, only with --yes.
-    Drop {
-        table: Option<String>,
-        /// Confirm a destructive command against AWS.
-        #[arg(long)]
-        yes: bool,
-    },
+    /// Delete a table (the configured one if none is named). On AWS, only with --yes.
+    Drop { table: Option<String> },
     /// Write the mock users (andrewbrown, bayko, londo) and their message group. Idempotent.
     Seed {
         /// Also write N message groups between load users and andrewbrown.
@@ -64,9 +63,6 @@ enum Command {
         /// Link the seeded profiles to the Cognito subs used by events/*.json.
         #[arg(long)]
         sample_events: bool,
-        /// Confirm a destructive command against AWS.
-        #[arg(long)]
-        yes: bool,
     },
     /// Print every item of the table (a Scan).
     Scan {
@@ -124,6 +120,51 @@ impl Failure {
     }
 }
 
+/// Whether `url`'s host is one of AWS's (`*.amazonaws.com`, `*.amazonaws.com.cn`).
+fn is_aws(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or_default().trim_end_matches('.').to_ascii_lowercase();
+    host == "amazonaws.com" || host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn")
+}
+
+/// Commands that write to the table or the user pool.
+fn writes(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::SchemaLoad
+            | Command::Drop { .. }
+            | Command::Seed { .. }
+            | Command::DevSetup { .. }
+            | Command::Cognito(cognito::CognitoCommand::SyncUsers { .. })
+    )
+}
+
+/// Seeding writes messages as the seed users; on AWS, a seed handle that
+/// belongs to a real account (a profile linked to Cognito) must not be
+/// written as.
+async fn refuse_to_seed_as_real_users(target: &Target, store: &Store) -> Result<(), Failure> {
+    for user in &seed::USERS {
+        let Ok(handle) = Handle::parse(user.handle) else { continue };
+        let Some(found) = store.user_by_handle(&handle).await.map_err(|e| target.failure(e))? else { continue };
+        let profile = store.profile(found.uuid).await.map_err(|e| target.failure(e))?;
+        if profile.is_some_and(|p| p.cognito_sub.is_some()) {
+            return Err(Failure {
+                message: format!(
+                    "refusing to seed: the handle {} belongs to a real account on {} (its profile is linked to \
+                     Cognito), and seeding would write messages as them",
+                    user.handle,
+                    target.describe()
+                ),
+                cause: None,
+                code: 2,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Where commands go.
 pub struct Target {
     pub prod: bool,
@@ -157,6 +198,8 @@ impl Target {
                 Some(env_url(&[COGNITO_ENV, "AWS_ENDPOINT_URL"]).unwrap_or_else(|| "http://localhost:9229".to_owned())),
             )
         };
+        // An endpoint on AWS is AWS, whatever the flags say.
+        let prod = prod || [&endpoint, &cognito_endpoint].into_iter().flatten().any(|url| is_aws(url));
         Ok(Target { prod, endpoint, cognito_endpoint, config })
     }
 
@@ -177,9 +220,10 @@ impl Target {
     }
 
     pub fn describe(&self) -> String {
-        match &self.endpoint {
-            Some(url) => format!("the local server at {url}"),
-            None => "AWS".to_owned(),
+        match (&self.endpoint, self.prod) {
+            (Some(url), false) => format!("the local server at {url}"),
+            (Some(url), true) => format!("AWS at {url}"),
+            (None, _) => "AWS".to_owned(),
         }
     }
 
@@ -228,17 +272,28 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let target = Target::new(cli.prod, cli.table)?;
     // Refuse before any connection is made.
-    match &cli.command {
-        Command::Drop { yes: false, .. } | Command::Seed { yes: false, .. } if target.prod => {
-            return Err(Failure {
-                message: "refusing to change AWS without --yes (this command writes to or deletes a real table)".into(),
-                cause: None,
-                code: 2,
-            });
+    if target.prod {
+        let refuse = |message: &str| Err(Failure { message: message.into(), cause: None, code: 2 });
+        match &cli.command {
+            Command::SchemaLoad => {
+                return refuse(
+                    "schema-load does not create tables on AWS: template.yaml owns the deployed table \
+                     (point-in-time recovery, encryption, deletion protection); deploy with scripts/deploy",
+                )
+            }
+            command if writes(command) && !cli.yes => {
+                return refuse(
+                    "refusing to change AWS without --yes (this command writes to or deletes real data; \
+                     an endpoint on amazonaws.com counts as AWS)",
+                )
+            }
+            _ => {}
         }
-        _ => {}
     }
     let store = target.store().await;
+    if let (true, Command::Seed { .. }) = (target.prod, &cli.command) {
+        refuse_to_seed_as_real_users(&target, &store).await?;
+    }
     let table = target.config.table.clone();
     match cli.command {
         Command::SchemaLoad => match MESSAGES_TABLE.matches_existing(store.client(), &table).await {
@@ -266,7 +321,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_table(&["table"], names.into_iter().map(|n| vec![n]).collect());
             Ok(())
         }
-        Command::Drop { table: named, .. } => {
+        Command::Drop { table: named } => {
             let name = named.unwrap_or(table);
             println!("dropping table {name} on {}", target.describe());
             match store::drop_table(store.client(), &name).await.map_err(|e| target.failure(e))? {
@@ -443,4 +498,30 @@ fn footer(shown: usize, more: bool, what: &str, usage: Usage) {
         println!("{shown} shown");
     }
     println!("{}", capacity_line(usage));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_aws;
+
+    #[test]
+    fn endpoints_on_amazonaws_com_are_aws() {
+        for url in [
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "https://cognito-idp.eu-west-1.amazonaws.com/",
+            "http://DYNAMODB.US-EAST-1.AMAZONAWS.COM:443/x",
+            "https://user@dynamodb.cn-north-1.amazonaws.com.cn",
+            "dynamodb.us-east-1.amazonaws.com.",
+        ] {
+            assert!(is_aws(url), "{url}");
+        }
+        for url in [
+            "http://localhost:8000",
+            "http://127.0.0.1:9229",
+            "https://amazonaws.com.evil.example",
+            "http://notamazonaws.com",
+        ] {
+            assert!(!is_aws(url), "{url}");
+        }
+    }
 }

@@ -87,11 +87,28 @@ fn list_messages_prints_the_seeded_messages_oldest_first_with_capacity() {
 fn drop_with_prod_and_without_yes_refuses_and_touches_nothing() {
     let table = table_name();
     ok(&table, &["schema-load"]);
-    for args in [vec!["drop", "--prod"], vec!["--prod", "drop", &table], vec!["seed", "--prod"]] {
+    for args in [
+        vec!["drop", "--prod"],
+        vec!["--prod", "drop", &table],
+        vec!["seed", "--prod"],
+        vec!["cognito", "sync-users", "--prod", "--user-pool-id", "us-east-1_x"],
+    ] {
         let out = cruddur(&table, &args);
-        assert!(!out.status.success(), "{args:?} must refuse");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("without --yes"));
+        assert_eq!(out.status.code(), Some(2), "{args:?} must refuse");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("without --yes"), "{args:?}");
     }
+    // An endpoint on amazonaws.com is AWS without --prod; refused before any request is sent.
+    let out = Command::new(env!("CARGO_BIN_EXE_cruddur"))
+        .args(["--table", &table, "seed"])
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.us-east-1.amazonaws.com")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without --yes"));
+    // schema-load never creates a table on AWS, even with --yes: the template owns it.
+    let out = cruddur(&table, &["schema-load", "--prod", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not create tables on AWS"));
     assert!(ok(&table, &["list-tables"]).contains(&table), "the table is still there");
     // Locally, drop says what it touches and does it.
     assert!(ok(&table, &["drop"]).contains(&format!("dropping table {table}")));
@@ -103,27 +120,11 @@ fn drop_with_prod_and_without_yes_refuses_and_touches_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sync_users_links_seeded_profiles_to_cognito_users_and_is_a_no_op_the_second_time() {
-    let table = table_name();
-    ok(&table, &["schema-load"]);
-    ok(&table, &["seed"]);
-
-    let cognito = local_cognito(&Config::default(), &cognito_endpoint()).await;
-    let pool = cognito.create_user_pool().pool_name(&table).send().await.unwrap();
-    let pool_id = pool.user_pool.and_then(|p| p.id).unwrap();
+    let (table, cognito, pool_id) = seeded_table_and_pool().await;
     for (email, handle) in
         [("andrew@example.com", "andrewbrown"), ("bayko@example.com", "Bayko"), ("x@example.com", "stranger")]
     {
-        let attr = |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
-        cognito
-            .admin_create_user()
-            .user_pool_id(&pool_id)
-            .username(email)
-            .user_attributes(attr("email", email))
-            .user_attributes(attr("preferred_username", handle))
-            .user_attributes(attr("name", handle))
-            .send()
-            .await
-            .unwrap();
+        pool_user(&cognito, &pool_id, email, handle, true, true).await;
     }
     let listed = ok(&table, &["cognito", "list-users", "--user-pool-id", &pool_id]);
     assert!(listed.contains("Bayko") && listed.contains("3 user(s)"), "{listed}");
@@ -150,4 +151,76 @@ async fn sync_users_links_seeded_profiles_to_cognito_users_and_is_a_no_op_the_se
     let second = ok(&table, &["cognito", "sync-users", "--user-pool-id", &pool_id]);
     assert!(second.contains("linked 0, already linked 2, not linked 1"), "{second}");
     assert_eq!(item_count(&table), before, "re-running changes nothing");
+}
+
+/// A seeded table and an empty user pool named after it.
+async fn seeded_table_and_pool() -> (String, aws_sdk_cognitoidentityprovider::Client, String) {
+    let table = table_name();
+    ok(&table, &["schema-load"]);
+    ok(&table, &["seed"]);
+    let cognito = local_cognito(&Config::default(), &cognito_endpoint()).await;
+    let pool = cognito.create_user_pool().pool_name(&table).send().await.unwrap();
+    let pool_id = pool.user_pool.and_then(|p| p.id).unwrap();
+    (table, cognito, pool_id)
+}
+
+/// A user of the pool with `email_verified` as given; CONFIRMED (as sign-up
+/// and confirmation leave it) when `confirmed`, else FORCE_CHANGE_PASSWORD.
+async fn pool_user(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    pool_id: &str,
+    email: &str,
+    handle: &str,
+    verified: bool,
+    confirmed: bool,
+) {
+    let attr = |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
+    cognito
+        .admin_create_user()
+        .user_pool_id(pool_id)
+        .username(email)
+        .user_attributes(attr("email", email))
+        .user_attributes(attr("email_verified", if verified { "true" } else { "false" }))
+        .user_attributes(attr("preferred_username", handle))
+        .user_attributes(attr("name", handle))
+        .send()
+        .await
+        .unwrap();
+    if confirmed {
+        cognito
+            .admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(email)
+            .password("Cruddur-local-1")
+            .permanent(true)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The account takeover a review found: an account with no profile sets its
+/// own preferred_username to someone else's handle (users may change their
+/// standard attributes with their access token) and waits for the operator's
+/// next sync. It must link nothing; nor may an unverified or unconfirmed one.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_users_never_links_an_account_to_a_profile_whose_email_it_does_not_have() {
+    let (table, cognito, pool_id) = seeded_table_and_pool().await;
+    // The attacker: confirmed, verified, but their own email.
+    pool_user(&cognito, &pool_id, "mallory@example.com", "andrewbrown", true, true).await;
+    // bayko's email, but not verified.
+    pool_user(&cognito, &pool_id, "bayko@example.com", "bayko", false, true).await;
+    // londo's email, verified, but never confirmed.
+    pool_user(&cognito, &pool_id, "londo@example.com", "londo", true, false).await;
+
+    let before = item_count(&table);
+    let out = ok(&table, &["cognito", "sync-users", "--user-pool-id", &pool_id]);
+    assert!(out.contains("linked 0, already linked 0, not linked 3"), "{out}");
+    assert!(out.contains("the verified email is not the profile's"), "{out}");
+    assert!(out.contains("email not verified"), "{out}");
+    assert!(out.contains("not confirmed"), "{out}");
+    assert_eq!(item_count(&table), before, "nothing linked");
+    let store = store(&table).await;
+    let andrew = store.user_by_handle(&Handle::parse("andrewbrown").unwrap()).await.unwrap().unwrap();
+    assert_eq!(store.profile(andrew.uuid).await.unwrap().unwrap().cognito_sub, None, "andrewbrown is still nobody's");
 }

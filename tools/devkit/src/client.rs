@@ -40,6 +40,18 @@ impl TestApp {
     /// Any event, through the handler of its route.
     pub async fn call(&self, event: ApiEvent) -> Answer {
         let request = event.request().unwrap_or_else(|e| panic!("not an HTTP API event: {e}"));
+        self.answer(request).await
+    }
+
+    /// Any event, as Lambda hands it over with `time_left` until the
+    /// invocation's deadline (the Lambda context's `deadline`).
+    pub async fn call_with_deadline(&self, event: ApiEvent, time_left: std::time::Duration) -> Answer {
+        use lambda_http::RequestExt;
+        let request = event.request().unwrap_or_else(|e| panic!("not an HTTP API event: {e}"));
+        self.answer(request.with_lambda_context(lambda_context(time_left))).await
+    }
+
+    async fn answer(&self, request: lambda_http::Request) -> Answer {
         // Boxed: a test awaiting many calls would otherwise hold every
         // handler's (large, in debug builds) future on its thread's stack.
         let response = match Box::pin(api::dispatch(&self.app, request)).await {
@@ -99,4 +111,12 @@ pub fn users_short_event(handle: &str) -> ApiEvent {
 /// GET /api/message_groups, from the sample event.
 pub fn message_groups_event() -> ApiEvent {
     ApiEvent::sample("list-message-groups.json")
+}
+
+/// A Lambda context whose deadline is `time_left` from now.
+pub fn lambda_context(time_left: std::time::Duration) -> lambda_http::Context {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut context = lambda_http::Context::default();
+    context.deadline = (now + time_left).as_millis() as u64;
+    context
 }

@@ -69,12 +69,13 @@ pub async fn ensure_pool(cognito: &Client, name: &str) -> Result<String, String>
     if let Some(id) = pools.user_pools().iter().find(|p| p.name() == Some(name)).and_then(|p| p.id()) {
         return Ok(id.to_owned());
     }
+    // As in template.yaml: the handle (preferred_username) is set once, at sign-up.
     let required = |name: &str| {
         SchemaAttributeType::builder()
             .name(name)
             .attribute_data_type(AttributeDataType::String)
             .required(true)
-            .mutable(true)
+            .mutable(name != "preferred_username")
             .build()
     };
     let created = cognito
@@ -127,6 +128,13 @@ pub async fn ensure_client(cognito: &Client, pool_id: &str, name: &str) -> Resul
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
         .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .set_write_attributes(Some(vec!["email".into(), "name".into(), "preferred_username".into()]))
+        .set_read_attributes(Some(vec![
+            "email".into(),
+            "email_verified".into(),
+            "name".into(),
+            "preferred_username".into(),
+        ]))
         .send()
         .await
         .map_err(aws("creating the app client"))?;

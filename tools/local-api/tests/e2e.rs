@@ -276,3 +276,16 @@ async fn a_user_signed_in_as_amplify_does_reaches_every_route_and_refreshed_toke
         assert_eq!((status, sent["handle"].as_str()), (200, Some("bayko")));
     }
 }
+
+/// The local pool is shaped like the template's in what security depends
+/// on: the handle (preferred_username) cannot be changed after sign-up.
+/// (moto records the schema but does not enforce it; real Cognito does.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_pool_makes_the_handle_immutable_like_the_template() {
+    let stack = start("schema").await;
+    let pool = stack.cognito.describe_user_pool().user_pool_id(&stack.local.pool_id).send().await.unwrap();
+    let schema = pool.user_pool.unwrap().schema_attributes.unwrap_or_default();
+    let handle = schema.iter().find(|a| a.name() == Some("preferred_username")).expect("preferred_username");
+    assert_eq!(handle.mutable(), Some(false));
+    assert_eq!(handle.required(), Some(true));
+}
