@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -11,13 +13,20 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 pub type HttpResponse = Response<Full<Bytes>>;
 
+/// Connections served at once; further ones are closed at accept until one
+/// ends (no local server here needs more, and a flood cannot exhaust memory).
+pub const MAX_CONNECTIONS: usize = 256;
+/// A client must send a request's headers within this time (slowloris).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Serves HTTP/1 on `listener` until `shutdown` completes (a task per
-/// connection, TCP_NODELAY), answering each request with
+/// connection, TCP_NODELAY, at most [`MAX_CONNECTIONS`] at once, headers
+/// within [`HEADER_READ_TIMEOUT`]), answering each request with
 /// `handler(state, peer, request)`; an `Err` closes that connection without an
 /// answer. Connections still open at shutdown are closed.
 pub async fn serve_until<S, F, Fut, E>(listener: TcpListener, state: S, handler: F, shutdown: impl Future<Output = ()>)
@@ -29,16 +38,24 @@ where
 {
     tokio::pin!(shutdown);
     let mut connections = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
+                // Full: close this connection at once rather than queue it.
+                let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 connections.spawn(async move {
                     let service = service_fn(move |request| handler(state.clone(), peer, request));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    drop(slot);
                 });
                 // Forget connections that have ended.
                 while connections.try_join_next().is_some() {}

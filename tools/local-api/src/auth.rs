@@ -1,8 +1,13 @@
 //! Bearer-token verification as API Gateway's HTTP API JWT authorizer does
 //! it for a Cognito user pool: RS256 signature against the pool's JWKS, `iss`,
-//! `exp` (and `nbf`), the audience (`client_id` of an access token, or `aud`)
-//! in the allowed list; and, stricter than API Gateway, `token_use` = `access`
-//! (the frontend sends access tokens; an ID token is refused).
+//! `exp`, `nbf` and `iat` (not in the future), the audience (`aud`, or
+//! `client_id` when there is no `aud`, as API Gateway reads them) in the
+//! allowed list; and `token_use` = `access` (the deployed authorizer requires
+//! the access token's scope: an ID token is refused there too).
+//!
+//! The pool's keys (JWKS) are cached for an hour, fetched by one request at a
+//! time however many requests wait for them, refetched early only for an
+//! unknown key id (at most every 10 s), and refused above 64 KiB.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +44,7 @@ pub enum AuthError {
     WrongIssuer,
     WrongAudience,
     NotAnAccessToken,
+    IssuedInTheFuture,
     KeysUnavailable,
 }
 
@@ -50,11 +56,17 @@ type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Byte
 pub struct Verifier {
     settings: VerifierSettings,
     keys: RwLock<Option<(Instant, Arc<JwkSet>)>>,
+    /// Held while fetching: one fetch at a time for all waiting requests.
+    fetching: tokio::sync::Mutex<()>,
     http: HttpClient,
 }
 
 /// Unknown key ids trigger a JWKS refresh at most this often.
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+/// Cached keys are used this long before they are fetched again.
+const KEYS_LIFETIME: Duration = Duration::from_secs(3600);
+/// A JWKS larger than this is refused (a pool has two keys, about 1 KiB).
+const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 impl Verifier {
     pub fn new(settings: VerifierSettings) -> Result<Self, String> {
@@ -64,7 +76,12 @@ impl Verifier {
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(Verifier { settings, keys: RwLock::new(None), http: Client::builder(TokioExecutor::new()).build(https) })
+        Ok(Verifier {
+            settings,
+            keys: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+            http: Client::builder(TokioExecutor::new()).build(https),
+        })
     }
 
     /// Verifies an `Authorization` header value; the claims on success.
@@ -100,33 +117,52 @@ impl Verifier {
             }
         })?;
         let claims = data.claims;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if claims.get("iat").and_then(Value::as_u64).is_none_or(|iat| iat > now) {
+            return Err(AuthError::IssuedInTheFuture);
+        }
         if claims.get("token_use").and_then(Value::as_str) != Some("access") {
             return Err(AuthError::NotAnAccessToken);
         }
-        let audience = claims.get("client_id").or_else(|| claims.get("aud")).and_then(Value::as_str);
+        // As API Gateway: `aud` when the token has one, else `client_id`.
+        let audience = claims.get("aud").or_else(|| claims.get("client_id")).and_then(Value::as_str);
         if !audience.is_some_and(|a| self.settings.audiences.iter().any(|allowed| allowed == a)) {
             return Err(AuthError::WrongAudience);
         }
         Ok(claims)
     }
 
-    /// The decoding key for `kid`, fetching the JWKS when it is not known yet
-    /// (keys rotate), but not more often than every few seconds.
+    /// The decoding key for `kid`: from the cached JWKS while it is fresh;
+    /// fetched again when it is older than [`KEYS_LIFETIME`], or early for an
+    /// unknown key id (keys rotate) but not more often than every few seconds.
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        let cached = self.keys.read().await.clone();
-        if let Some((_, set)) = &cached {
-            if let Some(jwk) = set.find(kid) {
-                return DecodingKey::from_jwk(jwk).map_err(|_| AuthError::KeysUnavailable);
-            }
+        if let Some(found) = self.cached_key(kid).await {
+            return found;
         }
-        let stale = cached.as_ref().is_none_or(|(fetched, _)| fetched.elapsed() >= REFRESH_AT_MOST_EVERY);
-        if !stale {
-            return Err(AuthError::UnknownKey);
+        // One fetch at a time: whoever waited here finds the keys the
+        // fetch before them brought (fresh, so no second fetch).
+        let _fetching = self.fetching.lock().await;
+        if let Some(found) = self.cached_key(kid).await {
+            return found;
         }
         let set = Arc::new(self.fetch_keys().await?);
         *self.keys.write().await = Some((Instant::now(), set.clone()));
         let jwk = set.find(kid).ok_or(AuthError::UnknownKey)?;
         DecodingKey::from_jwk(jwk).map_err(|_| AuthError::KeysUnavailable)
+    }
+
+    /// The answer the cache gives, or `None` when the keys must be fetched.
+    async fn cached_key(&self, kid: &str) -> Option<Result<DecodingKey, AuthError>> {
+        let cached = self.keys.read().await.clone();
+        let (fetched, set) = cached?;
+        if fetched.elapsed() >= KEYS_LIFETIME {
+            return None;
+        }
+        match set.find(kid) {
+            Some(jwk) => Some(DecodingKey::from_jwk(jwk).map_err(|_| AuthError::KeysUnavailable)),
+            None if fetched.elapsed() < REFRESH_AT_MOST_EVERY => Some(Err(AuthError::UnknownKey)),
+            None => None,
+        }
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet, AuthError> {
@@ -136,7 +172,11 @@ impl Verifier {
             if !response.status().is_success() {
                 return Err(AuthError::KeysUnavailable);
             }
-            let body = response.into_body().collect().await.map_err(|_| AuthError::KeysUnavailable)?.to_bytes();
+            let body = http_body_util::Limited::new(response.into_body(), MAX_JWKS_BYTES)
+                .collect()
+                .await
+                .map_err(|_| AuthError::KeysUnavailable)?
+                .to_bytes();
             serde_json::from_slice::<JwkSet>(&body).map_err(|_| AuthError::KeysUnavailable)
         };
         match tokio::time::timeout(Duration::from_secs(5), fetch).await {

@@ -81,7 +81,12 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let state = Arc::new(State { app, verifier, allowed_origin: args.allow_origin, domain: address.clone() });
+    let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"].map(str::to_owned).to_vec();
+    if !["0.0.0.0", "::", "[::]"].contains(&args.host.as_str()) {
+        allowed_hosts.push(args.host.clone());
+    }
+    let state =
+        Arc::new(State { app, verifier, allowed_origin: args.allow_origin, domain: address.clone(), allowed_hosts });
     // Scripts and tests wait for this line.
     println!("cruddur-local-api listening on http://{address}");
     serve(listener, state, async {

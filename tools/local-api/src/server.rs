@@ -15,8 +15,8 @@ use tokio::net::TcpListener;
 use crate::auth::{stringify_claims, Verifier};
 use crate::gateway;
 
-/// API Gateway's payload limit.
-const MAX_BODY: usize = 10 * 1024 * 1024;
+/// API Gateway's payload limit (larger bodies: 413).
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
 pub struct State {
     pub app: App,
@@ -25,6 +25,21 @@ pub struct State {
     pub allowed_origin: String,
     /// This server's own `host:port`: the events' Host, as API Gateway's domain.
     pub domain: String,
+    /// Host names a request may name (without port): `localhost`,
+    /// `127.0.0.1`, `[::1]` and the address the server listens on. Anything
+    /// else is refused, so a web page cannot reach this server through a
+    /// DNS name of its own that resolves to 127.0.0.1 (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// The host part of a Host header (`localhost:4567` -> `localhost`, `[::1]:80` -> `[::1]`).
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => {
+            name
+        }
+        _ => host,
+    }
 }
 
 type HttpResponse = Response<Full<Bytes>>;
@@ -35,6 +50,11 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl std:
 }
 
 async fn handle(state: Arc<State>, peer: SocketAddr, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    let host = request.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !state.allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host_name(host))) {
+        tracing::info!(reason = "host_not_allowed", "refused");
+        return Ok(gateway::into_http(ApiError::new(StatusCode::BAD_REQUEST, "invalid_host").into_response()));
+    }
     let origin = request.headers().get(ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
     let allowed = origin.as_deref() == Some(state.allowed_origin.as_str());
     let mut response =
@@ -102,5 +122,19 @@ async fn route(state: &State, peer: SocketAddr, request: Request<Incoming>) -> H
     match api::dispatch(&state.app, request).await {
         Ok(response) => gateway::into_http(response),
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name;
+
+    #[test]
+    fn the_host_name_is_the_host_header_without_its_port() {
+        assert_eq!(host_name("localhost:4567"), "localhost");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:80"), "[::1]");
+        assert_eq!(host_name("evil.example:99999"), "evil.example");
+        assert_eq!(host_name(""), "");
     }
 }

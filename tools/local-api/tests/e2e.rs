@@ -35,6 +35,11 @@ struct Stack {
 }
 
 async fn start(name: &str) -> Stack {
+    start_with(name, &[]).await
+}
+
+/// The stack with extra arguments for the local API.
+async fn start_with(name: &str, args: &[&str]) -> Stack {
     let table = format!("e2e-{name}-{}", uuid::Uuid::new_v4().simple());
     let config = Config { table: table.clone(), ..Config::default() };
     let store = local_store(&config, &dynamodb_endpoint()).await;
@@ -43,6 +48,7 @@ async fn start(name: &str) -> Stack {
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-local-api"))
         .args(["--port", "0"])
+        .args(args)
         .envs(engine_env())
         .env("DDB_MESSAGE_TABLE", &table)
         .env("CRUDDUR_USER_POOL_ID", &local.pool_id)
@@ -140,11 +146,21 @@ async fn the_frontends_flow_over_http_with_real_tokens() {
     let (status, body) = stack.call("GET", "/api/nothing", Some(&andrew), None).await;
     assert_eq!((status, body), (404, json!(["not_found"])));
 
-    // Headers API Gateway sets itself are not the client's to choose: a Host
-    // with a bad port once reached an unwrap() in lambda_http (found by fuzzing).
-    let hostile = [("host", "evil:99999"), ("x-forwarded-proto", "not a scheme")];
+    // Headers API Gateway sets itself are not the client's to choose: a
+    // forwarded proto never reaches the handlers, and a Host that is not this
+    // machine's is refused (DNS rebinding); a Host with a bad port once reached
+    // an unwrap() in lambda_http (found by fuzzing).
+    let hostile = [("x-forwarded-proto", "not a scheme"), ("x-forwarded-for", "1.2.3.4")];
     let (status, _, _) = stack.raw("GET", "/api/message_groups", Some(&andrew), None, &hostile).await;
     assert_eq!(status, 200);
+    for host in ["evil:99999", "attacker.example", "attacker.example:4567", "localhost.attacker.example"] {
+        let (status, _, body) = stack.raw("GET", "/api/message_groups", Some(&andrew), None, &[("host", host)]).await;
+        assert_eq!((status, body.as_ref()), (400, br#"["invalid_host"]"#.as_ref()), "Host: {host}");
+    }
+    let port = stack.api.base.rsplit(':').next().unwrap().to_owned();
+    let localhost = format!("localhost:{port}");
+    let (status, _, _) = stack.raw("GET", "/api/message_groups", Some(&andrew), None, &[("host", &localhost)]).await;
+    assert_eq!(status, 200, "Host: {localhost}");
     let (status, _) = stack.call("GET", "/api/message_groups", Some(&andrew), None).await;
     assert_eq!(status, 200, "the server is still up");
 }
@@ -176,6 +192,13 @@ async fn tokens_api_gateway_would_refuse_get_401() {
         ("an ID token instead of an access token", Some(tokens.id_token.clone())),
         ("a token for another client id", Some(other_client_token)),
         ("garbage", Some("not.a.jwt".to_owned())),
+        ("an unsigned token (alg none)", Some(forge("none"))),
+        ("HS256 with the public key as the secret", Some(forge("hs256"))),
+        ("a key id the pool does not publish", Some(forge("unknownkid"))),
+        ("another pool's issuer", Some(forge("wrongiss"))),
+        ("not valid before an hour from now", Some(forge("futurenbf"))),
+        ("issued an hour from now", Some(forge("futureiat"))),
+        ("an aud of another client beside our client_id", Some(forge("foreignaud"))),
     ];
     for (what, token) in cases {
         let (status, body) = stack.call("GET", "/api/message_groups", token.as_deref(), None).await;
@@ -288,4 +311,38 @@ async fn the_local_pool_makes_the_handle_immutable_like_the_template() {
     let handle = schema.iter().find(|a| a.name() == Some("preferred_username")).expect("preferred_username");
     assert_eq!(handle.mutable(), Some(false));
     assert_eq!(handle.required(), Some(true));
+}
+
+/// What API Gateway does for a server on the internet, the local API does
+/// for one on a laptop: bodies over 10 MB are refused (413), a client that
+/// never finishes its headers is cut off, and when the pool's keys cannot be
+/// fetched every token is refused promptly instead of hanging.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_slow_clients_and_unreachable_keys_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = start("limits").await;
+    let andrew = stack.token("andrewbrown").await.access_token;
+    let big = json!({"message": "x".repeat(cruddur_local_api::server::MAX_BODY), "handle": "bayko"});
+    let (status, body) = stack.call("POST", "/api/messages", Some(&andrew), Some(big)).await;
+    assert_eq!((status, body), (413, json!(["payload_too_large"])));
+
+    // Half a request, then silence: the server closes the connection.
+    let address = stack.api.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /api/message_groups HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(15), slow.read_to_end(&mut buffer)).await;
+    assert!(read.is_ok(), "the connection was still open after 15 s");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4), "closed after {:?}", started.elapsed());
+
+    // The keys' URL does not answer: 401, quickly, and the server stays up.
+    let keyless = start_with("keyless", &["--jwks-url", "http://127.0.0.1:9/keys.json"]).await;
+    let token = keyless.token("andrewbrown").await.access_token;
+    let started = std::time::Instant::now();
+    let (status, body) = keyless.call("GET", "/api/message_groups", Some(&token), None).await;
+    assert_eq!((status, body), (401, json!(["generic_401"])));
+    assert!(started.elapsed() < std::time::Duration::from_secs(6), "answered after {:?}", started.elapsed());
+    let (status, _) = keyless.call("GET", "/api/message_groups", Some(&token), None).await;
+    assert_eq!(status, 401, "still up, still refusing");
 }
