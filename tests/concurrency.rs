@@ -105,3 +105,41 @@ async fn a_post_confirmation_delivered_ten_times_at_once_makes_one_profile() {
     }
     assert_eq!(item_count(&store).await, 3, "one profile, one handle claim, one Cognito link");
 }
+
+/// Ten people sign up with one handle at the same moment: PreSignUp lets
+/// exactly one through (it reserves the handle in DynamoDB), so no second
+/// account can be confirmed and then find its handle taken, left without a
+/// profile. The one let through is confirmed and gets its profile.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_sign_ups_of_one_handle_let_exactly_one_through() {
+    let store = fresh_store().await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let email = format!("racer{i}@example.com");
+                let event = events::pre_sign_up("Racer", "Racer Person", &email);
+                triggers::pre_sign_up(&store, event).await.map(|_| email)
+            })
+        })
+        .collect();
+    let mut passed = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(email) => passed.push(email),
+            Err(e) => assert_eq!(e.to_string(), "The handle Racer is already taken. Please choose another one."),
+        }
+    }
+    assert_eq!(passed.len(), 1, "exactly one sign-up holds the handle: {passed:?}");
+    let sub = uuid::Uuid::new_v4().to_string();
+    triggers::post_confirmation(&store, events::post_confirmation(&sub, "Racer", "Racer Person", &passed[0]))
+        .await
+        .expect("the one let through is confirmed");
+    let racer = store.user_by_handle(&cruddur_devkit::fixtures::handle("racer")).await.unwrap().unwrap();
+    assert_eq!(racer.handle.as_str(), "Racer");
+    // The reservation is released with the confirmation: nothing but the profile's 3 items.
+    assert_eq!(item_count(&store).await, 3);
+    // And the handle stays taken for everyone else.
+    let late = triggers::pre_sign_up(&store, events::pre_sign_up("racer", "Late", "late@example.com")).await;
+    assert!(late.is_err());
+}

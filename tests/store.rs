@@ -395,7 +395,7 @@ async fn registering_a_cognito_user_is_idempotent_even_when_concurrent() {
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (store, sub) = (store.clone(), sub.clone());
-            tokio::spawn(async move { store.register_cognito_user(cognito_user(&sub, "newbie"), at(1)).await })
+            tokio::spawn(async move { store.register_cognito_user(cognito_user(&sub, "newbie"), at(1), None).await })
         })
         .collect();
     let mut created = Vec::new();
@@ -414,7 +414,7 @@ async fn registering_a_cognito_user_is_idempotent_even_when_concurrent() {
 
     // Another account with the same handle does not take the profile over.
     let other_sub = CognitoSub::parse(&uuid::Uuid::new_v4().to_string()).unwrap();
-    let err = store.register_cognito_user(cognito_user(&other_sub, "NEWBIE"), at(2)).await.unwrap_err();
+    let err = store.register_cognito_user(cognito_user(&other_sub, "NEWBIE"), at(2), None).await.unwrap_err();
     assert!(matches!(err, Error::HandleTaken), "{err:?}");
     assert!(store.user_by_cognito_sub(&other_sub).await.unwrap().is_none());
 }
@@ -502,4 +502,32 @@ async fn the_engine_honours_client_request_tokens_and_validates_like_dynamodb() 
 
     let short = cruddur_core::store::MESSAGES_TABLE.create(store.client(), "xy").await;
     assert!(short.is_err(), "DynamoDB refuses table names under 3 characters");
+}
+
+/// A handle reservation belongs to one sign-up: the same person may sign up
+/// again (renewal), another may not until it lapses (24 h) unconfirmed, and
+/// a confirmation by anyone else is refused while it is held.
+#[tokio::test]
+async fn a_handle_reservation_is_held_for_one_sign_up_until_it_lapses() {
+    let store = fresh_store().await;
+    let h = handle("holder");
+    store.reserve_handle(&h, "a@example.com", at(0)).await.unwrap();
+    store.reserve_handle(&h, "a@example.com", at(60)).await.expect("the same sign-up renews it");
+    assert!(matches!(store.reserve_handle(&h, "b@example.com", at(120)).await, Err(Error::HandleTaken)));
+    // Someone else's confirmation (an account made without PreSignUp) is refused while it is held.
+    let other = NewProfile {
+        handle: h.clone(),
+        display_name: DisplayName::parse("B").unwrap(),
+        email: Email::parse("b@example.com").unwrap(),
+        cognito_sub: Some(CognitoSub::parse(&uuid::Uuid::new_v4().to_string()).unwrap()),
+    };
+    assert!(matches!(
+        store.register_cognito_user(other.clone(), at(180), Some("b@example.com")).await,
+        Err(Error::HandleTaken)
+    ));
+    // A day later, unconfirmed, it lapses and b may have it.
+    let later = at(60 + cruddur_core::store::RESERVATION_LIFETIME_SECS + 1);
+    store.reserve_handle(&h, "b@example.com", later).await.expect("a lapsed reservation is free");
+    assert!(store.register_cognito_user(other, later, Some("b@example.com")).await.is_ok());
+    assert_eq!(item_count(&store).await, 3, "the reservation was released with the confirmation");
 }

@@ -182,8 +182,8 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], bool)] = &[
         false,
     ),
     ("users-short", &["dynamodb:GetItem"], false),
-    ("pre-sign-up", &["dynamodb:GetItem"], false),
-    ("post-confirmation", &["dynamodb:GetItem", "dynamodb:PutItem"], false),
+    ("pre-sign-up", &["dynamodb:ConditionCheckItem", "dynamodb:PutItem"], false),
+    ("post-confirmation", &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], false),
 ];
 
 #[test]
@@ -225,6 +225,14 @@ fn every_function_has_exactly_the_dynamodb_actions_it_uses_on_this_table_only() 
         }
         assert_eq!(resources_seen, expected_resources, "{name}: this table (and index) only");
     }
+}
+
+#[test]
+fn expiring_items_are_removed_by_ttl() {
+    let t = template();
+    let ttl = &resources(&t)["MessagesTable"]["Properties"]["TimeToLiveSpecification"];
+    assert_eq!(ttl["AttributeName"], "expires_at");
+    assert_eq!(ttl["Enabled"], Value::Bool(true));
 }
 
 #[test]

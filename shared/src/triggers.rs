@@ -63,10 +63,20 @@ fn display_name_of(attributes: &HashMap<String, String>, handle: &Handle) -> Res
     DisplayName::parse(raw).map_err(|e| TriggerError::InvalidAttribute(format!("The name is not usable: {e}.")))
 }
 
-/// PreSignUp: refuse a handle that is invalid or already taken (ignoring
-/// case), so that a confirmed account does not end up without a profile.
-/// Only a true race between two sign-ups can still collide, and
-/// PostConfirmation refuses the second.
+/// Who signs up, for the handle's reservation: their email, lower-cased
+/// (the pool's username attribute; the same in PreSignUp and PostConfirmation).
+fn signer_of(attributes: &HashMap<String, String>) -> Result<String, TriggerError> {
+    attribute(attributes, "email")
+        .and_then(|e| Email::parse(e).ok())
+        .map(|e| e.as_str().to_ascii_lowercase())
+        .ok_or_else(|| TriggerError::InvalidAttribute("Please give a valid email address.".into()))
+}
+
+/// PreSignUp: refuse a handle that is invalid, reserved or taken (ignoring
+/// case), and reserve it for this sign-up (DynamoDB, one transaction: no
+/// profile has it and no other live sign-up holds it). Two sign-ups of one
+/// handle cannot both pass, so no confirmed account is left without a
+/// profile; an unconfirmed sign-up's reservation lapses after 24 hours.
 pub async fn pre_sign_up(
     store: &Store,
     event: CognitoEventUserPoolsPreSignup,
@@ -74,12 +84,18 @@ pub async fn pre_sign_up(
     let attributes = &event.request.user_attributes;
     let handle = handle_of(attributes)?;
     display_name_of(attributes, &handle)?;
-    if store.user_by_handle(&handle).await?.is_some() {
-        tracing::info!(outcome = "handle_taken", "pre sign-up refused");
-        return Err(TriggerError::HandleTaken(handle.to_string()));
+    let signer = signer_of(attributes)?;
+    match store.reserve_handle(&handle, &signer, Timestamp::now()).await {
+        Ok(()) => {
+            tracing::info!(outcome = "accepted", "pre sign-up");
+            Ok(event)
+        }
+        Err(Error::HandleTaken) => {
+            tracing::info!(outcome = "handle_taken", "pre sign-up refused");
+            Err(TriggerError::HandleTaken(handle.to_string()))
+        }
+        Err(e) => Err(TriggerError::Store(e)),
     }
-    tracing::info!(outcome = "accepted", "pre sign-up");
-    Ok(event)
 }
 
 /// PostConfirmation: store the profile, its handle claim and its Cognito
@@ -99,8 +115,9 @@ pub async fn post_confirmation(
     let email = attribute(attributes, "email")
         .and_then(|e| Email::parse(e).ok())
         .ok_or_else(|| TriggerError::InvalidAttribute("The account has no usable email address.".into()))?;
+    let signer = email.as_str().to_ascii_lowercase();
     let new = NewProfile { handle, display_name, email, cognito_sub: Some(sub) };
-    match store.register_cognito_user(new, Timestamp::now()).await {
+    match store.register_cognito_user(new, Timestamp::now(), Some(&signer)).await {
         Ok(Registration::Created(profile)) => {
             tracing::info!(user_uuid = %profile.uuid, outcome = "created", "post confirmation");
             Ok(event)

@@ -44,6 +44,11 @@ impl Timestamp {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok().map(Self::from_datetime)
     }
 
+    /// Whole seconds since the Unix epoch (DynamoDB's TTL unit).
+    pub fn unix_seconds(&self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
     pub fn unix_micros(&self) -> i64 {
         // Years 0000-9999 fit easily in i64 microseconds.
         (self.0.unix_timestamp_nanos() / 1000) as i64

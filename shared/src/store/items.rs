@@ -158,3 +158,12 @@ impl From<MessageItem> for Message {
         }
     }
 }
+
+/// A handle held for a sign-up until it is confirmed (`expires_at`: Unix
+/// seconds, also the table's TTL attribute).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReservationItem {
+    pub handle: Handle,
+    pub reserved_by: String,
+    pub expires_at: i64,
+}

@@ -29,6 +29,12 @@ pub(crate) fn handle(handle: &Handle) -> Key {
     Key { pk: format!("HANDLE#{}", handle.normalized()), sk: "HANDLE".into() }
 }
 
+/// `RESERVE#<lower-cased handle>` / `RESERVE`: a handle held for one sign-up
+/// between PreSignUp and PostConfirmation (expires unconfirmed).
+pub(crate) fn reservation(handle: &Handle) -> Key {
+    Key { pk: format!("RESERVE#{}", handle.normalized()), sk: "RESERVE".into() }
+}
+
 /// `COGNITO#<sub>` / `COGNITO`: resolves the caller's `sub` in one GetItem.
 pub(crate) fn cognito(sub: &CognitoSub) -> Key {
     Key { pk: format!("COGNITO#{sub}"), sk: "COGNITO".into() }

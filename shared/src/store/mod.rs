@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::{CancellationReason, ConsumedCapacity, TransactWrit
 use aws_sdk_dynamodb::Client;
 
 pub use self::meter::{CapacityMeter, Usage};
-pub use self::profiles::{LinkOutcome, Registration};
+pub use self::profiles::{LinkOutcome, Registration, RESERVATION_LIFETIME_SECS};
 pub use self::schema::{
     drop_table, list_tables, LocalIndex, TableDefinition, ACTIVITY_INDEX, DEFAULT_TABLE_NAME, MESSAGES_TABLE,
 };

@@ -1,8 +1,8 @@
 //! Profiles, handle claims and Cognito links.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
-use super::items::{from_item, to_item, ProfileItem, UserRefItem};
+use super::items::{from_item, to_item, ProfileItem, ReservationItem, UserRefItem};
 use super::{keys, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{CognitoSub, NewProfile, Profile, Timestamp, UserSummary, UserUuid};
 use crate::error::{Error, Result};
@@ -30,7 +30,19 @@ enum NewProfileItem {
     Profile,
     Handle,
     Link,
+    /// The sign-up's handle reservation, released (or absent).
+    Reservation,
 }
+
+/// The items of reserving a handle at sign-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReserveItem {
+    Claim,
+    Reservation,
+}
+
+/// How long a handle stays reserved for a sign-up that is never confirmed.
+pub const RESERVATION_LIFETIME_SECS: i64 = 24 * 3600;
 
 /// The items of linking a profile to a Cognito account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +62,18 @@ impl Store {
     /// Errors: `HandleTaken`, `CognitoSubTaken` (this `sub` already has a
     /// profile), `Unavailable`.
     pub async fn create_profile(&self, new: NewProfile, at: Timestamp) -> Result<Profile> {
+        self.create_profile_reserved(new, at, None).await
+    }
+
+    /// [`Store::create_profile`], releasing the handle's reservation made at
+    /// sign-up by `reserved_by` in the same transaction; another sign-up's
+    /// live reservation of the handle makes it `HandleTaken`.
+    async fn create_profile_reserved(
+        &self,
+        new: NewProfile,
+        at: Timestamp,
+        reserved_by: Option<&str>,
+    ) -> Result<Profile> {
         let profile = Profile {
             uuid: UserUuid::random(),
             handle: new.handle,
@@ -80,6 +104,19 @@ impl Store {
                 self.put_new(to_item(keys::cognito(sub), &UserRefItem::from(&summary))?)?,
             ));
         }
+        if let Some(by) = reserved_by {
+            // Released with the profile's creation; held by another live
+            // sign-up, it makes this creation fail (HandleTaken).
+            let release = Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(keys::reservation(&profile.handle).into_map()))
+                .condition_expression("attribute_not_exists(pk) OR reserved_by = :by OR expires_at < :now")
+                .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
+                .expression_attribute_values(":now", AttributeValue::N(at.unix_seconds().to_string()))
+                .build()
+                .map_err(build_err)?;
+            items.push((NewProfileItem::Reservation, TransactWriteItem::builder().delete(release).build()));
+        }
         let outcome = self.run_transaction(&items).await?;
         // The profile's key holds a fresh random uuid: if it exists, it is
         // this very transaction, applied by an earlier attempt whose answer
@@ -97,15 +134,61 @@ impl Store {
     /// again (Cognito may deliver the event twice, or concurrently) returns
     /// `AlreadyRegistered` and writes nothing. Never takes over another
     /// profile's handle: that is `HandleTaken`.
-    pub async fn register_cognito_user(&self, new: NewProfile, at: Timestamp) -> Result<Registration> {
+    ///
+    /// `reserved_by`: who reserved the handle at sign-up ([`Store::reserve_handle`]);
+    /// the reservation is released in the same transaction.
+    pub async fn register_cognito_user(
+        &self,
+        new: NewProfile,
+        at: Timestamp,
+        reserved_by: Option<&str>,
+    ) -> Result<Registration> {
         let sub = new.cognito_sub.clone().ok_or_else(|| Error::internal("a Cognito user needs a sub"))?;
-        match self.create_profile(new, at).await {
+        match self.create_profile_reserved(new, at, reserved_by).await {
             Ok(profile) => Ok(Registration::Created(profile)),
             Err(Error::CognitoSubTaken) => match self.user_by_cognito_sub(&sub).await? {
                 Some(user) => Ok(Registration::AlreadyRegistered(user)),
                 None => Err(Error::internal("a Cognito link vanished while registering")),
             },
             Err(e) => Err(e),
+        }
+    }
+
+    /// Holds `handle` for one sign-up (`by`: who signs up, e.g. their email)
+    /// until it is confirmed ([`Store::register_cognito_user`] releases it) or
+    /// [`RESERVATION_LIFETIME_SECS`] pass. In one transaction: the handle has
+    /// no profile, and no other live reservation holds it; so two sign-ups of
+    /// one handle cannot both pass, and a confirmed account always gets its
+    /// profile. Reserving again for the same `by` renews it.
+    ///
+    /// Errors: `HandleTaken`.
+    pub async fn reserve_handle(&self, handle: &crate::domain::Handle, by: &str, now: Timestamp) -> Result<()> {
+        let free = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::handle(handle).into_map()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let item = ReservationItem {
+            handle: handle.clone(),
+            reserved_by: by.to_owned(),
+            expires_at: now.unix_seconds() + RESERVATION_LIFETIME_SECS,
+        };
+        let reserve = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(to_item(keys::reservation(handle), &item)?))
+            .condition_expression("attribute_not_exists(pk) OR reserved_by = :by OR expires_at < :now")
+            .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::N(now.unix_seconds().to_string()))
+            .build()
+            .map_err(build_err)?;
+        let items = [
+            (ReserveItem::Claim, TransactWriteItem::builder().condition_check(free).build()),
+            (ReserveItem::Reservation, TransactWriteItem::builder().put(reserve).build()),
+        ];
+        match self.run_transaction(&items).await? {
+            Outcome::Applied => Ok(()),
+            Outcome::ConditionsFailed(_) => Err(Error::HandleTaken),
         }
     }
 
