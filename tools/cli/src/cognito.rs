@@ -10,6 +10,8 @@ use cruddur_core::{Error, Store};
 use crate::output::{print_table, progress};
 use crate::{Failure, Target};
 
+// The variants are the subcommands' names (list-users, sync-users, repair-users).
+#[allow(clippy::enum_variant_names)]
 #[derive(Subcommand)]
 pub enum CognitoCommand {
     /// The pool's users with their handle (preferred_username) and sub.
@@ -20,6 +22,13 @@ pub enum CognitoCommand {
     /// Link each confirmed, enabled Cognito user whose verified email is the
     /// profile's to the profile with the same handle (re-running changes nothing).
     SyncUsers {
+        #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
+        user_pool_id: String,
+    },
+    /// Confirmed users without a profile (a sign-up whose PostConfirmation
+    /// failed): create the profile as PostConfirmation would when the handle
+    /// is free, else say who holds it. Re-running changes nothing.
+    RepairUsers {
         #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
         user_pool_id: String,
     },
@@ -34,6 +43,7 @@ struct PoolUser {
     enabled: bool,
     email: Option<String>,
     email_verified: bool,
+    name: Option<String>,
 }
 
 fn attribute(user: &UserType, name: &str) -> Option<String> {
@@ -58,6 +68,7 @@ async fn pool_users(target: &Target, pool: &str) -> Result<Vec<PoolUser>, Failur
             enabled: user.enabled(),
             email: attribute(&user, "email"),
             email_verified: attribute(&user, "email_verified").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            name: attribute(&user, "name"),
         });
     }
     Ok(users)
@@ -74,6 +85,25 @@ pub async fn run(command: CognitoCommand, target: &Target, store: &Store) -> Res
                 .collect();
             print_table(&["username", "preferred_username", "sub", "status"], rows);
             println!("{count} user(s)");
+            Ok(())
+        }
+        CognitoCommand::RepairUsers { user_pool_id } => {
+            println!(
+                "repairing confirmed users of pool {user_pool_id} without a profile in table {}",
+                target.config.table
+            );
+            let users = pool_users(target, &user_pool_id).await?;
+            let mut rows = Vec::new();
+            for user in users.iter().filter(|u| u.status == "CONFIRMED") {
+                if let Some(outcome) = repair(store, user).await.map_err(|e| target.failure(e))? {
+                    rows.push(vec![user.username.clone(), user.handle.clone().unwrap_or_default(), outcome]);
+                }
+            }
+            if rows.is_empty() {
+                println!("every confirmed user has a profile: nothing to repair");
+            } else {
+                print_table(&["username", "preferred_username", "outcome"], rows);
+            }
             Ok(())
         }
         CognitoCommand::SyncUsers { user_pool_id } => {
@@ -105,6 +135,36 @@ pub async fn run(command: CognitoCommand, target: &Target, store: &Store) -> Res
             Ok(())
         }
     }
+}
+
+/// What repairing one confirmed user did.
+async fn repair(store: &Store, user: &PoolUser) -> Result<Option<String>, Error> {
+    let (Some(sub), Some(handle), Some(email)) = (&user.sub, &user.handle, &user.email) else {
+        return Ok(Some("no sub, handle or email: nothing to build a profile from".into()));
+    };
+    let Ok(parsed) = CognitoSub::parse(sub) else { return Ok(Some("the sub is not usable".into())) };
+    if store.user_by_cognito_sub(&parsed).await?.is_some() {
+        return Ok(None); // has a profile
+    }
+    let name = user.name.clone().unwrap_or_else(|| handle.clone());
+    let event = cruddur_devkit::events::post_confirmation(sub, handle, &name, email);
+    Ok(Some(match cruddur_core::triggers::post_confirmation(store, event).await {
+        Ok(_) => "profile created".into(),
+        Err(cruddur_core::triggers::TriggerError::HandleTaken(_)) => {
+            let holder = match Handle::parse(handle) {
+                Ok(h) => store.user_by_handle(&h).await?,
+                Err(_) => None,
+            };
+            match holder {
+                Some(holder) => {
+                    format!("not repaired: the handle is held by profile {} (@{})", holder.uuid, holder.handle)
+                }
+                None => "not repaired: the handle is reserved by another sign-up".into(),
+            }
+        }
+        Err(cruddur_core::triggers::TriggerError::Store(e)) => return Err(e),
+        Err(e) => format!("not repaired: {e}"),
+    }))
 }
 
 enum Problem {

@@ -138,6 +138,7 @@ fn writes(command: &Command) -> bool {
             | Command::Seed { .. }
             | Command::DevSetup { .. }
             | Command::Cognito(cognito::CognitoCommand::SyncUsers { .. })
+            | Command::Cognito(cognito::CognitoCommand::RepairUsers { .. })
     )
 }
 

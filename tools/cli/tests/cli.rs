@@ -224,3 +224,30 @@ async fn sync_users_never_links_an_account_to_a_profile_whose_email_it_does_not_
     let andrew = store.user_by_handle(&Handle::parse("andrewbrown").unwrap()).await.unwrap().unwrap();
     assert_eq!(store.profile(andrew.uuid).await.unwrap().unwrap().cognito_sub, None, "andrewbrown is still nobody's");
 }
+
+/// A sign-up whose PostConfirmation failed (throttled, timed out) leaves a
+/// confirmed account without a profile. `cognito repair-users` finds it and
+/// creates the profile when the handle is free, and says who holds a taken
+/// one; a second run has nothing left to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_users_gives_orphaned_accounts_their_profile_or_names_the_holder() {
+    let (table, cognito, pool_id) = seeded_table_and_pool().await;
+    pool_user(&cognito, &pool_id, "orphan@example.com", "orphan", true, true).await;
+    pool_user(&cognito, &pool_id, "twin@example.com", "andrewbrown", true, true).await;
+    pool_user(&cognito, &pool_id, "pending@example.com", "pending", true, false).await;
+
+    let out = ok(&table, &["cognito", "repair-users", "--user-pool-id", &pool_id]);
+    assert!(out.contains("orphan") && out.contains("profile created"), "{out}");
+    assert!(out.contains("not repaired: the handle is held by profile") && out.contains("@andrewbrown"), "{out}");
+    assert!(!out.contains("pending"), "an unconfirmed user is not touched: {out}");
+    let store = store(&table).await;
+    let orphan = store.user_by_handle(&Handle::parse("orphan").unwrap()).await.unwrap().expect("a profile now");
+    let profile = store.profile(orphan.uuid).await.unwrap().unwrap();
+    assert_eq!(profile.email.as_str(), "orphan@example.com");
+    assert!(profile.cognito_sub.is_some(), "linked to the account");
+
+    let before = item_count(&table);
+    let again = ok(&table, &["cognito", "repair-users", "--user-pool-id", &pool_id]);
+    assert!(!again.contains("profile created"), "{again}");
+    assert_eq!(item_count(&table), before, "re-running changes nothing");
+}
