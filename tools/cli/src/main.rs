@@ -503,7 +503,30 @@ fn footer(shown: usize, more: bool, what: &str, usage: Usage) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_aws;
+    use super::*;
+
+    /// On AWS, seeding refuses when a seed handle belongs to a real account
+    /// (here: the seed profiles linked to Cognito subs), before writing.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn seeding_aws_refuses_to_write_as_a_real_account() {
+        let store = cruddur_devkit::fixtures::fresh_store().await;
+        let target = |prod| Target {
+            prod,
+            endpoint: Some(cruddur_devkit::engines::dynamodb_endpoint()),
+            cognito_endpoint: None,
+            config: Config { table: store.table().to_owned(), ..Config::default() },
+        };
+        // Seed profiles nobody signed in with: seeding again is fine.
+        let plain = SeedOptions { extra_message_groups: 0, link_sample_subs: false };
+        seed::seed(&store, Timestamp::now(), plain, &|_| {}).await.unwrap();
+        assert!(refuse_to_seed_as_real_users(&target(true), &store).await.is_ok());
+        // Once andrewbrown is a real account (linked to Cognito), it is not.
+        let linked = SeedOptions { extra_message_groups: 0, link_sample_subs: true };
+        seed::seed(&store, Timestamp::now(), linked, &|_| {}).await.unwrap();
+        let refused = refuse_to_seed_as_real_users(&target(true), &store).await.err().expect("refused");
+        assert_eq!(refused.code, 2);
+        assert!(refused.message.contains("belongs to a real account"), "{}", refused.message);
+    }
 
     #[test]
     fn endpoints_on_amazonaws_com_are_aws() {
