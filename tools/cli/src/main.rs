@@ -523,7 +523,7 @@ mod tests {
         // Once andrewbrown is a real account (linked to Cognito), it is not.
         let linked = SeedOptions { extra_message_groups: 0, link_sample_subs: true };
         seed::seed(&store, Timestamp::now(), linked, &|_| {}).await.unwrap();
-        let refused = refuse_to_seed_as_real_users(&target(true), &store).await.err().expect("refused");
+        let refused = refuse_to_seed_as_real_users(&target(true), &store).await.expect_err("refused");
         assert_eq!(refused.code, 2);
         assert!(refused.message.contains("belongs to a real account"), "{}", refused.message);
     }
