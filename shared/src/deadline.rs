@@ -22,6 +22,22 @@ pub fn budget(deadline_ms: Option<u64>) -> Option<Duration> {
     Some(Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(MARGIN))
 }
 
+/// Runs `work` within the budget of an invocation whose Lambda deadline is
+/// `deadline_ms`: its output, or `None` (logged) when the deadline came
+/// first. Without a deadline, `work` runs to its end.
+pub async fn within<F: std::future::Future>(deadline_ms: Option<u64>, work: F) -> Option<F::Output> {
+    match budget(deadline_ms) {
+        Some(budget) => {
+            let done = tokio::time::timeout(budget, work).await.ok();
+            if done.is_none() {
+                tracing::warn!(budget_ms = budget.as_millis() as u64, "the invocation's deadline came first");
+            }
+            done
+        }
+        None => Some(work.await),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

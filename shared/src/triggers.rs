@@ -158,11 +158,7 @@ pub async fn within_deadline<T>(
     deadline_ms: u64,
     work: impl std::future::Future<Output = Result<T, TriggerError>>,
 ) -> Result<T, TriggerError> {
-    match crate::deadline::budget(Some(deadline_ms)) {
-        Some(budget) => tokio::time::timeout(budget, work).await.unwrap_or_else(|_| {
-            tracing::warn!(budget_ms = budget.as_millis() as u64, "the invocation's deadline came first");
-            Err(TriggerError::Store(Error::unavailable("the invocation's deadline came first")))
-        }),
-        None => work.await,
-    }
+    crate::deadline::within(Some(deadline_ms), work)
+        .await
+        .unwrap_or_else(|| Err(TriggerError::Store(Error::unavailable("the invocation's deadline came first"))))
 }

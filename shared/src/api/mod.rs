@@ -104,16 +104,12 @@ where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
     let span = tracing::info_span!("request", route, request_id = request::request_id(request).unwrap_or("-"));
-    let budget = crate::deadline::budget(request.lambda_context_ref().map(|c| c.deadline));
+    let deadline_ms = request.lambda_context_ref().map(|c| c.deadline);
     async move {
         let started = Instant::now();
-        let outcome = match budget {
-            Some(budget) => tokio::time::timeout(budget, work).await.unwrap_or_else(|_| {
-                tracing::warn!(budget_ms = budget.as_millis() as u64, "the invocation's deadline came first");
-                Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"))
-            }),
-            None => work.await,
-        };
+        let outcome = crate::deadline::within(deadline_ms, work)
+            .await
+            .unwrap_or_else(|| Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503")));
         let response = match outcome {
             Ok(response) => response,
             Err(refusal) => {

@@ -5,12 +5,11 @@
 //! started, a sign-up confirmed. And what a million of them cost at on-demand
 //! prices, beside the original design's figures.
 
-use std::future::Future;
-
 use cruddur_core::api::{self, App};
 use cruddur_core::domain::{DisplayName, Email, Handle, NewProfile, Timestamp};
 use cruddur_core::store::Usage;
 use cruddur_core::Store;
+use cruddur_devkit::events::{self, ApiEvent};
 use serde_json::{json, Value};
 
 const CALLS: u32 = 20;
@@ -26,57 +25,31 @@ fn fail(message: String) -> ! {
     std::process::exit(1)
 }
 
-fn event(name: &str) -> Value {
-    let path = crate::root().join("events").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
-    serde_json::from_str(&text).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())))
-}
-
-fn request(event: &Value) -> lambda_http::Request {
-    lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| fail(format!("not an HTTP API event: {e}")))
-}
-
-/// `CALLS` calls of `call`, each on a fresh meter; the average usage.
-async fn per_call<F, Fut>(store: &Store, mut call: F) -> Usage
-where
-    F: FnMut(Store, u32) -> Fut,
-    Fut: Future<Output = u16>,
-{
-    let (metered, meter) = store.metered();
-    for i in 0..CALLS {
-        let status = call(metered.clone(), i).await;
-        if status != 200 {
-            fail(format!("a call answered {status}"));
-        }
-    }
-    let total = meter.usage();
+/// The average usage per call between two readings of a meter.
+fn per_call(before: Usage, after: Usage, calls: usize) -> Usage {
+    let calls = calls.max(1);
     Usage {
-        requests: total.requests / u64::from(CALLS),
-        read_units: total.read_units / f64::from(CALLS),
-        write_units: total.write_units / f64::from(CALLS),
+        requests: (after.requests - before.requests) / calls as u64,
+        read_units: (after.read_units - before.read_units) / calls as f64,
+        write_units: (after.write_units - before.write_units) / calls as f64,
     }
 }
 
 /// `events` through the routes' handlers, after `warm` has put the caller
 /// in the cache (as in a warm function); the average usage per event.
-async fn through_handlers(store: &Store, warm: &Value, events: Vec<Value>) -> Usage {
+async fn through_handlers(store: &Store, warm: ApiEvent, events: Vec<ApiEvent>) -> Usage {
+    let request = |event: &ApiEvent| event.request().unwrap_or_else(|e| fail(format!("not an HTTP API event: {e}")));
     let (metered, meter) = store.metered();
     let app = App::new(metered);
-    let _ = api::dispatch(&app, request(warm)).await;
+    let _ = api::dispatch(&app, request(&warm)).await;
     let before = meter.usage();
-    let calls = events.len().max(1) as u64;
     for event in &events {
         let response = api::dispatch(&app, request(event)).await.unwrap_or_else(|e| match e {});
         if response.status() != 200 {
-            fail(format!("{} answered {}", event["routeKey"], response.status()));
+            fail(format!("{} answered {}", event.json()["routeKey"], response.status()));
         }
     }
-    let after = meter.usage();
-    Usage {
-        requests: (after.requests - before.requests) / calls,
-        read_units: (after.read_units - before.read_units) / calls as f64,
-        write_units: (after.write_units - before.write_units) / calls as f64,
-    }
+    per_call(before, meter.usage(), events.len())
 }
 
 fn row(operation: &str, usage: Usage) -> Value {
@@ -99,14 +72,14 @@ pub async fn run(store: &Store) -> Value {
         ("GET /api/users/@{handle}/short", "users-short.json"),
         ("POST /api/messages, a reply", "create-message-reply.json"),
     ] {
-        let event = event(file);
+        let event = ApiEvent::sample(file);
         let events = vec![event.clone(); CALLS as usize];
-        rows.push(row(operation, through_handlers(store, &event, events).await));
+        rows.push(row(operation, through_handlers(store, event, events).await));
     }
 
     // A message group started: a new recipient each time.
     let now = Timestamp::now();
-    let mut handles = Vec::new();
+    let mut events = Vec::new();
     for i in 0..CALLS {
         let handle = format!("cap{}x{i}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let new = NewProfile {
@@ -116,41 +89,24 @@ pub async fn run(store: &Store) -> Value {
             cognito_sub: None,
         };
         store.create_profile(new, now).await.unwrap_or_else(|e| fail(e.to_string()));
-        handles.push(handle);
+        let body = json!({"message": "a new message group", "handle": handle});
+        events.push(ApiEvent::sample("create-message-new.json").json_body(&body));
     }
-    let template = event("create-message-new.json");
-    let events = handles
-        .iter()
-        .map(|handle| {
-            let mut e = template.clone();
-            e["body"] = Value::String(json!({"message": "a new message group", "handle": handle}).to_string());
-            e
-        })
-        .collect();
-    let started = through_handlers(store, &event("list-message-groups.json"), events).await;
+    let started = through_handlers(store, ApiEvent::sample("list-message-groups.json"), events).await;
     rows.push(row("POST /api/messages, starting a message group", started));
 
     // PostConfirmation: a new account's profile, handle claim and link.
-    let template = event("post-confirmation.json");
-    let confirmed = per_call(store, |metered, i| {
-        let mut e = template.clone();
+    let (metered, meter) = store.metered();
+    let before = meter.usage();
+    for i in 0..CALLS {
         let sub = uuid::Uuid::new_v4().to_string();
         let handle = format!("new{}x{i}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let attributes = &mut e["request"]["userAttributes"];
-        attributes["sub"] = json!(sub);
-        attributes["preferred_username"] = json!(handle);
-        attributes["email"] = json!(format!("{handle}@example.com"));
-        e["userName"] = json!(sub);
-        async move {
-            let event = serde_json::from_value(e).unwrap_or_else(|e| fail(format!("post-confirmation event: {e}")));
-            match cruddur_core::triggers::post_confirmation(&metered, event).await {
-                Ok(_) => 200,
-                Err(e) => fail(format!("post confirmation: {e}")),
-            }
+        let event = events::post_confirmation(&sub, &handle, "New Account", &format!("{handle}@example.com"));
+        if let Err(e) = cruddur_core::triggers::post_confirmation(&metered, event).await {
+            fail(format!("post confirmation: {e}"));
         }
-    })
-    .await;
-    rows.push(row("Cognito PostConfirmation (a sign-up)", confirmed));
+    }
+    rows.push(row("Cognito PostConfirmation (a sign-up)", per_call(before, meter.usage(), CALLS as usize)));
     json!({
         "calls_per_operation": CALLS,
         "write_price_per_million": WRITE_PRICE_PER_MILLION,

@@ -49,9 +49,7 @@ async fn main() -> std::process::ExitCode {
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "us-east-1".to_owned());
     let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{}", args.user_pool_id);
-    let local_cognito = ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|url| !url.trim().is_empty()));
+    let local_cognito = cruddur_devkit::engines::env_url(&[cruddur_devkit::engines::COGNITO_ENV, "AWS_ENDPOINT_URL"]);
     let jwks_url = args.jwks_url.unwrap_or_else(|| match local_cognito {
         Some(endpoint) => format!("{}/{}/.well-known/jwks.json", endpoint.trim_end_matches('/'), args.user_pool_id),
         None => format!("{issuer}/.well-known/jwks.json"),
