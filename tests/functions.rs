@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
-use cruddur_devkit::events::{self, events_dir, ApiEvent};
+use cruddur_devkit::events::{self, events_dir, ApiEvent, Expectation, Expected};
 use cruddur_devkit::fixtures::{fresh_store, item_count, sample, seeded_store};
 use cruddur_devkit::seed::MESSAGES;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
@@ -27,10 +27,16 @@ fn assert_iso(s: &Value) {
 
 fn assert_error(answer: &Answer, status: u16, codes: &[&str]) {
     assert_eq!(answer.status, status, "{answer:?}");
+    assert_codes(answer, codes);
+}
+
+fn assert_codes(answer: &Answer, codes: &[&str]) {
     assert_eq!(answer.body, json!(codes), "{answer:?}");
 }
 
-/// Every file in `events/`, through the real handler, on a fresh fixture.
+/// Every file in `events/`, through the real handler, on a fresh fixture:
+/// the outcome `events/expected.tsv` lists (scripts/sam-local checks the same
+/// list through `sam local invoke`), then the answer's contract.
 #[tokio::test]
 async fn every_sample_event_gets_the_contract_answer() {
     let mut names: Vec<String> = std::fs::read_dir(events_dir())
@@ -40,13 +46,20 @@ async fn every_sample_event_gets_the_contract_answer() {
         .collect();
     names.sort();
     assert!(names.len() >= 20, "{names:?}");
+    let expectations = events::expectations();
+    let mut listed: Vec<String> = expectations.iter().map(|e| e.event.clone()).collect();
+    listed.sort();
+    assert_eq!(listed, names, "events/expected.tsv lists every sample event, once");
 
-    for name in &names {
+    // tests/template.rs checks that each line names the function that
+    // receives the event in the template.
+    for Expectation { event: name, expected, .. } in &expectations {
         let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
         let store = seeded_store().await;
         let app = TestApp::new(store.clone());
         match name.as_str() {
             "post-confirmation.json" => {
+                assert_eq!(expected, &Expected::Accepted);
                 let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(&text).unwrap();
                 let before = item_count(&store).await;
                 // The fixture registered andrewbrown already: a redelivery.
@@ -59,26 +72,32 @@ async fn every_sample_event_gets_the_contract_answer() {
                 triggers::post_confirmation(&empty, event).await.expect("accepted");
                 assert_eq!(item_count(&empty).await, 3, "profile, handle claim, Cognito link");
             }
-            "pre-sign-up.json" => {
+            "pre-sign-up.json" | "pre-sign-up-taken.json" => {
                 let event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
-                let out = triggers::pre_sign_up(&store, event).await.expect("newbie is free");
-                assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(&text).unwrap());
+                match (triggers::pre_sign_up(&store, event).await, expected) {
+                    (Ok(out), Expected::Accepted) => {
+                        assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(&text).unwrap())
+                    }
+                    (Err(err), Expected::Refused) => {
+                        assert_eq!(err.to_string(), "The handle Bayko is already taken. Please choose another one.")
+                    }
+                    (outcome, expected) => panic!("{name}: expected {expected:?}, got {outcome:?}"),
+                }
             }
-            "pre-sign-up-taken.json" => {
-                let event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
-                let err = triggers::pre_sign_up(&store, event).await.unwrap_err();
-                assert_eq!(err.to_string(), "The handle Bayko is already taken. Please choose another one.");
+            _ => {
+                let a = app.call(ApiEvent::sample(name)).await;
+                assert_eq!(Expected::Status(a.status), *expected, "{name}: {a:?}");
+                check_http_answer(name, &a, &app).await;
             }
-            _ => check_http_event(name, &app).await,
         }
     }
 }
 
-async fn check_http_event(name: &str, app: &TestApp) {
-    let a = app.call(ApiEvent::sample(name)).await;
+/// The contract of each HTTP sample event's answer (its status is checked
+/// against events/expected.tsv before).
+async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
     match name {
         "list-message-groups.json" => {
-            assert_eq!(a.status, 200, "{a:?}");
             let groups = a.body.as_array().unwrap();
             assert_eq!(groups.len(), 1, "andrewbrown's only message group: {a:?}");
             let g = &groups[0];
@@ -91,14 +110,12 @@ async fn check_http_event(name: &str, app: &TestApp) {
             assert!(a.next_cursor.is_none());
         }
         "list-message-groups-page.json" => {
-            assert_eq!(a.status, 200, "{a:?}");
             assert_eq!(a.body.as_array().unwrap().len(), 1);
         }
-        "list-message-groups-bad-limit.json" => assert_error(&a, 400, &["invalid_limit"]),
-        "list-message-groups-bad-cursor.json" => assert_error(&a, 400, &["invalid_cursor"]),
-        "list-message-groups-no-claims.json" => assert_error(&a, 401, &["generic_401"]),
+        "list-message-groups-bad-limit.json" => assert_codes(a, &["invalid_limit"]),
+        "list-message-groups-bad-cursor.json" => assert_codes(a, &["invalid_cursor"]),
+        "list-message-groups-no-claims.json" => assert_codes(a, &["generic_401"]),
         "list-messages.json" => {
-            assert_eq!(a.status, 200, "{a:?}");
             let messages = a.body.as_array().unwrap();
             assert_eq!(messages.len(), 20, "the default page");
             for m in messages {
@@ -114,11 +131,10 @@ async fn check_http_event(name: &str, app: &TestApp) {
             }
             assert!(a.next_cursor.is_some(), "older messages exist");
         }
-        "list-messages-not-member.json" => assert_error(&a, 403, &["generic_403"]),
-        "list-messages-unknown-group.json" => assert_error(&a, 404, &["message_group_not_found"]),
-        "list-messages-bad-uuid.json" => assert_error(&a, 400, &["invalid_message_group_uuid"]),
+        "list-messages-not-member.json" => assert_codes(a, &["generic_403"]),
+        "list-messages-unknown-group.json" => assert_codes(a, &["message_group_not_found"]),
+        "list-messages-bad-uuid.json" => assert_codes(a, &["invalid_message_group_uuid"]),
         "create-message-reply.json" => {
-            assert_eq!(a.status, 200, "{a:?}");
             assert_eq!(keys(&a.body), message_keys(), "a reply carries no message_group_uuid");
             assert_eq!(a.body["handle"], "andrewbrown");
             assert_eq!(a.body["display_name"], "Andrew Brown");
@@ -129,7 +145,6 @@ async fn check_http_event(name: &str, app: &TestApp) {
             assert_eq!(messages.last().unwrap()["uuid"], a.body["uuid"]);
         }
         "create-message-new.json" => {
-            assert_eq!(a.status, 200, "{a:?}");
             let mut expected = message_keys();
             expected.insert("message_group_uuid");
             assert_eq!(keys(&a.body), expected);
@@ -137,20 +152,17 @@ async fn check_http_event(name: &str, app: &TestApp) {
             assert_ne!(a.body["uuid"], a.body["message_group_uuid"]);
             assert_eq!(a.body["handle"], "andrewbrown", "the sender");
         }
-        "create-message-not-member.json" => assert_error(&a, 403, &["generic_403"]),
-        "create-message-bad-body.json" => assert_error(&a, 400, &["invalid_json"]),
-        "create-message-blank.json" => assert_error(&a, 422, &["message_blank"]),
-        "create-message-no-target.json" => {
-            assert_error(&a, 422, &["message_group_uuid_blank", "user_reciever_handle_blank"])
-        }
-        "create-message-to-self.json" => assert_error(&a, 422, &["cannot_message_self"]),
+        "create-message-not-member.json" => assert_codes(a, &["generic_403"]),
+        "create-message-bad-body.json" => assert_codes(a, &["invalid_json"]),
+        "create-message-blank.json" => assert_codes(a, &["message_blank"]),
+        "create-message-no-target.json" => assert_codes(a, &["message_group_uuid_blank", "user_reciever_handle_blank"]),
+        "create-message-to-self.json" => assert_codes(a, &["cannot_message_self"]),
         "users-short.json" => {
-            assert_eq!(a.status, 200, "{a:?}");
             assert_eq!(keys(&a.body), ["uuid", "handle", "display_name"].into());
             assert_eq!(a.body["handle"], "bayko");
             assert_eq!(a.body["display_name"], "Andrew Bayko");
         }
-        "users-short-unknown.json" => assert_error(&a, 404, &["user_not_found"]),
+        "users-short-unknown.json" => assert_codes(a, &["user_not_found"]),
         other => panic!("events/{other} has no expectation in this test: add one"),
     }
 }

@@ -79,6 +79,17 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
     assert_eq!(t["Globals"]["Function"]["Runtime"], "provided.al2023");
     assert_eq!(t["Globals"]["Function"]["Handler"], "bootstrap");
     assert_eq!(t["Parameters"]["Architecture"]["Default"], "arm64");
+    // Deployed functions get the table's name and nothing else: the local
+    // endpoint variable exists for `sam local invoke --env-vars` only
+    // (scripts/sam-local) and AWS::NoValue removes it in AWS.
+    let vars = t["Globals"]["Function"]["Environment"]["Variables"].as_mapping().expect("variables");
+    let names: Vec<&str> = vars.keys().filter_map(Value::as_str).collect();
+    assert_eq!(names, ["DDB_MESSAGE_TABLE", "AWS_ENDPOINT_URL_DYNAMODB"]);
+    assert_eq!(tag(&vars["DDB_MESSAGE_TABLE"]), Some(("Ref".into(), "MessagesTable".into())));
+    assert_eq!(tag(&vars["AWS_ENDPOINT_URL_DYNAMODB"]), Some(("Ref".into(), "AWS::NoValue".into())));
+    for (binary, (name, r)) in functions_by_binary(&t) {
+        assert!(r["Properties"]["Environment"].is_null(), "{binary}: {name} adds no variables of its own");
+    }
     // Each function logs to its own group, with a retention.
     for (binary, (name, r)) in functions_by_binary(&t) {
         let (kind, group) = tag(&r["Properties"]["LoggingConfig"]["LogGroup"]).expect("a log group");
@@ -119,6 +130,28 @@ fn every_contract_route_is_routed_to_its_function_behind_the_jwt_authorizer() {
     }
     let expected: BTreeSet<(String, String)> = ROUTES.iter().map(|(k, f)| ((*k).to_owned(), (*f).to_owned())).collect();
     assert_eq!(routed, expected, "exactly the contract's routes, each to its function");
+}
+
+/// events/expected.tsv (what scripts/sam-local invokes) names, for each
+/// sample event, the function the template gives it: the route's function for
+/// an HTTP event, the trigger's for a Cognito one.
+#[test]
+fn every_sample_event_is_listed_with_the_function_that_receives_it() {
+    let t = template();
+    let by_binary = functions_by_binary(&t);
+    for e in cruddur_devkit::events::expectations() {
+        let sample = cruddur_devkit::events::sample_json(&e.event);
+        let binary = match sample["routeKey"].as_str() {
+            Some(route) => ROUTES.iter().find(|(r, _)| *r == route).map(|(_, b)| *b).expect("a contract route"),
+            None => match sample["triggerSource"].as_str() {
+                Some("PreSignUp_SignUp") => "pre-sign-up",
+                Some("PostConfirmation_ConfirmSignUp") => "post-confirmation",
+                other => panic!("{}: neither an HTTP API event nor a known trigger: {other:?}", e.event),
+            },
+        };
+        let (function, _) = &by_binary[binary];
+        assert_eq!(&e.function, function, "{}: {binary}", e.event);
+    }
 }
 
 #[test]

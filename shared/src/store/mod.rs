@@ -95,7 +95,14 @@ impl Store {
 
     /// A store for the table and endpoint the environment names (see [`Config`]).
     pub async fn from_config(config: &Config) -> Self {
-        Store::new(Client::new(&config.sdk_config().await), config.table.as_str())
+        let mut client = aws_sdk_dynamodb::config::Builder::from(&config.sdk_config().await);
+        // template.yaml declares AWS_ENDPOINT_URL_DYNAMODB for `sam local
+        // invoke --env-vars` only; SAM sets a declared variable it was given
+        // no value for to "", which means "not set" (AWS's own endpoint).
+        if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok_and(|v| v.trim().is_empty()) {
+            client.set_endpoint_url(None);
+        }
+        Store::new(Client::from_conf(client.build()), config.table.as_str())
     }
 
     pub fn client(&self) -> &Client {

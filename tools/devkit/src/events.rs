@@ -25,6 +25,51 @@ pub fn sample_json(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// What a sample event must get (`events/expected.tsv`, the one list that
+/// tests/functions.rs and scripts/sam-local both check against).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// An HTTP API event: the response's status.
+    Status(u16),
+    /// A Cognito trigger lets the sign-up through (the event comes back).
+    Accepted,
+    /// A Cognito trigger refuses it (an error reaches Cognito).
+    Refused,
+}
+
+/// One line of `events/expected.tsv`.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    /// The file in `events/`.
+    pub event: String,
+    /// The template's logical id of the function that receives it.
+    pub function: String,
+    pub expected: Expected,
+}
+
+/// Every line of `events/expected.tsv`, in file order.
+pub fn expectations() -> Vec<Expectation> {
+    let path = events_dir().join("expected.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let [event, function, expected] = cols[..] else {
+                panic!("{}: three tab-separated columns expected: {line:?}", path.display())
+            };
+            let expected = match expected {
+                "accepted" => Expected::Accepted,
+                "refused" => Expected::Refused,
+                status => Expected::Status(
+                    status.parse().unwrap_or_else(|_| panic!("{}: bad status {status:?}", path.display())),
+                ),
+            };
+            Expectation { event: event.to_owned(), function: function.to_owned(), expected }
+        })
+        .collect()
+}
+
 /// Headers API Gateway sets itself, whatever the client sent. lambda_http
 /// builds the request URL from `host` and `x-forwarded-proto` with an
 /// `unwrap()`, so a client's malformed Host passed through would panic it
