@@ -7,6 +7,7 @@ mod concurrency;
 mod faults;
 mod functions;
 mod hostile;
+mod idempotency;
 mod malformed;
 mod store;
 mod template;

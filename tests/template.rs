@@ -264,7 +264,7 @@ fn every_function_has_exactly_the_dynamodb_actions_it_uses_on_this_table_only() 
 fn expiring_items_are_removed_by_ttl() {
     let t = template();
     let ttl = &resources(&t)["MessagesTable"]["Properties"]["TimeToLiveSpecification"];
-    assert_eq!(ttl["AttributeName"], "expires_at");
+    assert_eq!(ttl["AttributeName"], MESSAGES_TABLE.ttl_attribute);
     assert_eq!(ttl["Enabled"], Value::Bool(true));
 }
 

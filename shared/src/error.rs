@@ -18,6 +18,9 @@ pub enum Error {
     UserNotFound,
     #[error("a user cannot start a message group with themselves")]
     CannotMessageSelf,
+    /// An Idempotency-Key the caller already used for a different request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     /// Another profile already has this handle (compared case-insensitively).
     #[error("the handle is taken")]
     HandleTaken,

@@ -18,11 +18,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
-pub use self::request::{caller_sub, new_message, page_request, NewMessage, Recipient};
+pub use self::request::{caller_sub, idempotency_key, new_message, page_request, IDEMPOTENCY_KEY_HEADER};
 use self::response::{json, list, LogLevel};
 pub use self::response::{ApiError, MessageGroupJson, MessageJson, UserShortJson, NEXT_CURSOR_HEADER};
 use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
+pub use crate::domain::{NewMessage, Recipient};
 use crate::error::Error;
 use crate::store::Store;
 
@@ -164,25 +165,39 @@ pub async fn list_messages(app: &App, request: Request) -> Result<Response<Body>
 }
 
 /// POST /api/messages — a reply (`message_group_uuid`) or a new message group
-/// (`handle`). The sender is the caller; the body names no identity.
+/// (`handle`). The sender is the caller; the body names no identity. With an
+/// `Idempotency-Key` header, a repeat of the same request answers the first
+/// answer again (with `Idempotent-Replayed: true`) and writes nothing.
 pub async fn create_message(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
     respond("create_message", &request, async {
         let caller = app.caller(&request).await?;
+        let key = idempotency_key(&request)?;
         let new = new_message(request.body())?;
-        let now = Timestamp::now();
-        let (message, started) = match new.recipient {
-            Recipient::Group(group) => (app.store.send_reply(&caller, group, new.text, now).await?, false),
-            Recipient::Handle(handle) => (app.store.start_message_group(&caller, &handle, new.text, now).await?, true),
-        };
-        tracing::info!(message_group_uuid = %message.group, message_uuid = %message.uuid, "message stored");
-        let mut body = MessageJson::from(&message);
+        let started = matches!(new.recipient, Recipient::Handle(_));
+        let sent = app.store.send(&caller, new, Timestamp::now(), key.as_ref()).await?;
+        let message = &sent.message;
+        tracing::info!(
+            message_group_uuid = %message.group,
+            message_uuid = %message.uuid,
+            replayed = sent.replayed,
+            "message stored"
+        );
+        let mut body = MessageJson::from(message);
         if started {
             body.message_group_uuid = Some(message.group.to_string());
         }
-        Ok(json(StatusCode::OK, &body))
+        let mut response = json(StatusCode::OK, &body);
+        if sent.replayed {
+            response.headers_mut().insert(REPLAYED_HEADER, lambda_http::http::HeaderValue::from_static("true"));
+        }
+        Ok(response)
     })
     .await
 }
+
+/// Set on an answer that an earlier request with the same Idempotency-Key
+/// produced.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// GET /api/users/@{handle}/short — who the "new message" page writes to.
 pub async fn users_short(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
@@ -228,9 +243,9 @@ pub mod cors {
     /// The Cruddur frontend's dev server.
     pub const DEFAULT_ALLOWED_ORIGIN: &str = "http://localhost:3000";
     /// Named one by one: a `*` does not cover `Authorization`.
-    pub const ALLOWED_HEADERS: &[&str] = &["authorization", "content-type"];
+    pub const ALLOWED_HEADERS: &[&str] = &["authorization", "content-type", super::IDEMPOTENCY_KEY_HEADER];
     pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "OPTIONS"];
     /// The frontend may read the next page's cursor.
-    pub const EXPOSED_HEADERS: &[&str] = &[super::NEXT_CURSOR_HEADER];
+    pub const EXPOSED_HEADERS: &[&str] = &[super::NEXT_CURSOR_HEADER, super::REPLAYED_HEADER];
     pub const MAX_AGE_SECS: u32 = 600;
 }

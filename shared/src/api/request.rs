@@ -7,7 +7,9 @@ use lambda_http::{Body, Request, RequestExt};
 use serde::Deserialize;
 
 use super::response::{message_text_code, ApiError};
-use crate::domain::{CognitoSub, Cursor, GroupUuid, Handle, MessageText, PageLimit, PageRequest};
+use crate::domain::{
+    CognitoSub, Cursor, GroupUuid, Handle, IdempotencyKey, MessageText, NewMessage, PageLimit, PageRequest, Recipient,
+};
 
 /// The caller's Cognito `sub`, from the JWT authorizer's claims in the
 /// request context, and nothing else; and only from an access token
@@ -81,22 +83,6 @@ pub fn handle_in_path(request: &Request) -> Result<Handle, ApiError> {
     Handle::parse(raw).map_err(|_| ApiError::new(lambda_http::http::StatusCode::NOT_FOUND, "user_not_found"))
 }
 
-/// Where a new message goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipient {
-    /// A reply in an existing message group.
-    Group(GroupUuid),
-    /// Start (or continue) the message group with this user.
-    Handle(Handle),
-}
-
-/// A parsed POST /api/messages body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMessage {
-    pub text: MessageText,
-    pub recipient: Recipient,
-}
-
 /// The body's fields, each optional; unknown fields (a sender, a user uuid,
 /// a display name...) are ignored: identity comes from the claims only.
 #[derive(Deserialize)]
@@ -107,6 +93,22 @@ struct CreateMessageBody {
     handle: Option<String>,
     #[serde(default)]
     message_group_uuid: Option<String>,
+}
+
+/// The `Idempotency-Key` request header.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// The request's `Idempotency-Key`, if it sent one: 400
+/// `invalid_idempotency_key` unless it is 1 to 255 printable ASCII
+/// characters (and sent once).
+pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    let mut values = request.headers().get_all(IDEMPOTENCY_KEY_HEADER).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    let invalid = || ApiError::bad_request("invalid_idempotency_key");
+    if values.next().is_some() {
+        return Err(invalid());
+    }
+    IdempotencyKey::parse(value.as_bytes()).map(Some).map_err(|_| invalid())
 }
 
 /// Parses the create-message body:

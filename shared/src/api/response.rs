@@ -67,6 +67,7 @@ pub(crate) fn from_core(e: &Error) -> (ApiError, LogLevel) {
         Error::GroupNotFound => (ApiError::new(StatusCode::NOT_FOUND, "message_group_not_found"), Quiet),
         Error::UserNotFound => (ApiError::new(StatusCode::NOT_FOUND, "user_not_found"), Quiet),
         Error::CannotMessageSelf => (ApiError::unprocessable(vec!["cannot_message_self"]), Quiet),
+        Error::IdempotencyKeyReused => (ApiError::unprocessable(vec!["idempotency_key_reused"]), Quiet),
         Error::Unavailable { .. } => (ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"), Warn),
         Error::HandleTaken | Error::CognitoSubTaken | Error::ProfileLinkedElsewhere | Error::Internal { .. } => {
             (ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "generic_500"), Bug)

@@ -1,11 +1,15 @@
 //! The domain: small types that parse their input, and the records the store
 //! returns. No I/O here.
 
+mod idempotency;
 mod ids;
 mod page;
 mod text;
 mod time;
 
+pub use self::idempotency::{
+    IdempotencyKey, InvalidIdempotencyKey, IDEMPOTENCY_KEY_LIFETIME_SECS, IDEMPOTENCY_KEY_MAX_LEN,
+};
 pub use self::ids::{CognitoSub, GroupUuid, InvalidId, MessageUuid, UserUuid};
 pub use self::page::{
     Cursor, InvalidCursor, InvalidLimit, Page, PageLimit, PageRequest, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
@@ -78,4 +82,20 @@ impl Message {
     pub fn key(&self) -> MessageKey {
         MessageKey { at: self.created_at, uuid: self.uuid }
     }
+}
+
+/// Where a new message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A reply in an existing message group.
+    Group(GroupUuid),
+    /// Start (or continue) the message group with this user.
+    Handle(Handle),
+}
+
+/// A message to send: what POST /api/messages asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub text: MessageText,
+    pub recipient: Recipient,
 }

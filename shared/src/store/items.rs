@@ -167,3 +167,19 @@ pub(crate) struct ReservationItem {
     pub reserved_by: String,
     pub expires_at: i64,
 }
+
+/// An Idempotency-Key's record: the request it came with (a fingerprint)
+/// and what its answer needs (the message, but its text, which the request
+/// carries). Written in the message's own transaction.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IdempotencyItem {
+    pub fingerprint: String,
+    pub message_uuid: MessageUuid,
+    pub message_group_uuid: GroupUuid,
+    pub created_at: Timestamp,
+    pub sender_uuid: UserUuid,
+    pub sender_handle: Handle,
+    pub sender_display_name: DisplayName,
+    /// Epoch seconds; DynamoDB's TTL removes the item after it.
+    pub expires_at: i64,
+}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{CognitoSub, GroupUuid, Handle, MessageKey, UserUuid};
+use crate::domain::{CognitoSub, GroupUuid, Handle, IdempotencyKey, MessageKey, UserUuid};
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +65,12 @@ pub(crate) fn messages_of(group: GroupUuid) -> String {
 /// `MSG#<group>` / `<created_at>#<message uuid>`: one message, time-ordered.
 pub(crate) fn message(group: GroupUuid, key: MessageKey) -> Key {
     Key { pk: messages_of(group), sk: key.to_string() }
+}
+
+/// `IDEMPOTENCY#<caller>#<key>` / `IDEMPOTENCY`: a caller's Idempotency-Key
+/// and the send it answered (expires after a day).
+pub(crate) fn idempotency(caller: UserUuid, key: &IdempotencyKey) -> Key {
+    Key { pk: format!("IDEMPOTENCY#{caller}#{}", key.as_str()), sk: "IDEMPOTENCY".into() }
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
 //! Message groups (message groups) and their messages.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
+use sha2::{Digest, Sha256};
 
-use super::items::{from_item, to_item, GroupRowItem, Item, MessageItem, PairItem};
+use super::items::{from_item, to_item, GroupRowItem, IdempotencyItem, Item, MessageItem, PairItem};
 use super::profiles::build_err;
 use super::{keys, sdk_error, Outcome, Store, ACTIVITY_INDEX, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
-    Cursor, GroupUuid, Handle, Message, MessageGroup, MessageText, MessageUuid, Page, PageLimit, PageRequest,
-    Timestamp, UserSummary, UserUuid,
+    Cursor, GroupUuid, Handle, IdempotencyKey, Message, MessageGroup, MessageText, MessageUuid, NewMessage, Page,
+    PageLimit, PageRequest, Recipient, Timestamp, UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
 };
 use crate::error::{Error, Result};
 
@@ -19,6 +20,7 @@ enum MessageTxItem {
     Message,
     SenderRow,
     OtherRow,
+    IdempotencyKey,
 }
 
 /// The items of a new message group's transaction.
@@ -28,6 +30,91 @@ enum NewGroupItem {
     SenderRow,
     OtherRow,
     Message,
+    IdempotencyKey,
+}
+
+/// What a send did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub message: Message,
+    /// An earlier request with the same Idempotency-Key stored `message`;
+    /// this one wrote nothing.
+    pub replayed: bool,
+}
+
+/// A send's Idempotency-Key: claimed by a conditional Put in the message's
+/// own transaction, so that the key's record exists exactly when the
+/// message does.
+#[derive(Debug, Clone)]
+struct KeyClaim {
+    key: keys::Key,
+    /// SHA-256 of what was asked: recipient and text.
+    fingerprint: String,
+    now: Timestamp,
+}
+
+impl KeyClaim {
+    fn new(sender: &UserSummary, key: &IdempotencyKey, new: &NewMessage, now: Timestamp) -> Self {
+        let asked = match &new.recipient {
+            Recipient::Group(group) => format!("reply\n{group}\n{}", new.text),
+            Recipient::Handle(handle) => format!("start\n{}\n{}", handle.normalized(), new.text),
+        };
+        let fingerprint = Sha256::digest(asked.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        KeyClaim { key: keys::idempotency(sender.uuid, key), fingerprint, now }
+    }
+
+    /// The record's Put: only where no live record of this key exists (one
+    /// past its lifetime that TTL has not removed yet counts as absent).
+    fn put(&self, store: &Store, message: &Message) -> Result<TransactWriteItem> {
+        let record = IdempotencyItem {
+            fingerprint: self.fingerprint.clone(),
+            message_uuid: message.uuid,
+            message_group_uuid: message.group,
+            created_at: message.created_at,
+            sender_uuid: message.sender.uuid,
+            sender_handle: message.sender.handle.clone(),
+            sender_display_name: message.sender.display_name.clone(),
+            expires_at: self.now.unix_seconds() + IDEMPOTENCY_KEY_LIFETIME_SECS,
+        };
+        let put = Put::builder()
+            .table_name(store.table())
+            .set_item(Some(to_item(self.key.clone(), &record)?))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", AttributeValue::N(self.now.unix_seconds().to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The answer to a request whose key is already recorded: the recorded
+    /// message when the request is the same, `IdempotencyKeyReused` when not.
+    async fn replay(&self, store: &Store, old: Option<&Item>, text: &MessageText) -> Result<Sent> {
+        let item = match old {
+            Some(item) => item.clone(),
+            None => store
+                .get(self.key.clone())
+                .await?
+                .ok_or_else(|| Error::internal("an idempotency key's condition failed without its record"))?,
+        };
+        let record = from_item::<IdempotencyItem>(item)?;
+        if record.fingerprint != self.fingerprint {
+            return Err(Error::IdempotencyKeyReused);
+        }
+        let sender = UserSummary {
+            uuid: record.sender_uuid,
+            handle: record.sender_handle,
+            display_name: record.sender_display_name,
+        };
+        let message = Message {
+            uuid: record.message_uuid,
+            group: record.message_group_uuid,
+            sender,
+            text: text.clone(),
+            created_at: record.created_at,
+        };
+        Ok(Sent { message, replayed: true })
+    }
 }
 
 /// What a message transaction does to one member's group row.
@@ -105,6 +192,28 @@ impl Store {
         Ok(Page { items: messages, next })
     }
 
+    /// Sends `new` as `sender`: a reply or the start of a message group.
+    /// With an Idempotency-Key, the key's record is written in the message's
+    /// transaction; a request whose key is recorded writes nothing and gets
+    /// the recorded message back (`replayed`), or `IdempotencyKeyReused` if it
+    /// asks for something else. No extra round trip either way: the record
+    /// comes back with the failed condition.
+    pub async fn send(
+        &self,
+        sender: &UserSummary,
+        new: NewMessage,
+        at: Timestamp,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Sent> {
+        let claim = key.map(|k| KeyClaim::new(sender, k, &new, at));
+        match new.recipient {
+            Recipient::Group(group) => self.reply(sender, group, new.text, at, claim.as_ref()).await,
+            Recipient::Handle(handle) => {
+                self.start(GroupUuid::random(), sender, &handle, new.text, at, claim.as_ref()).await
+            }
+        }
+    }
+
     /// Replies in an existing message group. The sender's membership is
     /// checked when reading the group and again, atomically, inside the
     /// transaction that stores the message.
@@ -115,10 +224,21 @@ impl Store {
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
+        Ok(self.reply(sender, group, text, at, None).await?.message)
+    }
+
+    async fn reply(
+        &self,
+        sender: &UserSummary,
+        group: GroupUuid,
+        text: MessageText,
+        at: Timestamp,
+        claim: Option<&KeyClaim>,
+    ) -> Result<Sent> {
         let Some(membership) = self.message_group(sender.uuid, group).await? else {
             return Err(self.absent_group_error(group).await?);
         };
-        self.append_message(sender, group, membership.other.uuid, text, at).await
+        self.append(sender, group, membership.other.uuid, text, at, claim).await
     }
 
     /// Stores a message in `group` between `sender` and `other`, and moves
@@ -137,8 +257,21 @@ impl Store {
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
+        Ok(self.append(sender, group, other, text, at, None).await?.message)
+    }
+
+    async fn append(
+        &self,
+        sender: &UserSummary,
+        group: GroupUuid,
+        other: UserUuid,
+        text: MessageText,
+        at: Timestamp,
+        claim: Option<&KeyClaim>,
+    ) -> Result<Sent> {
         let message = Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text, created_at: at };
         let put_message = self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?;
+        let put_key = claim.map(|c| c.put(self, &message)).transpose()?;
         let mut sender_row = RowWrite::Summarize;
         let mut other_row = RowWrite::Summarize;
 
@@ -146,6 +279,9 @@ impl Store {
         // a row needs; conflicts are retried inside the runner.
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
             let mut items = vec![(MessageTxItem::Message, put_message.clone())];
+            if let Some(put) = &put_key {
+                items.push((MessageTxItem::IdempotencyKey, put.clone()));
+            }
             for (name, owner, write) in
                 [(MessageTxItem::SenderRow, sender.uuid, sender_row), (MessageTxItem::OtherRow, other, other_row)]
             {
@@ -160,7 +296,10 @@ impl Store {
             // The message's key holds a fresh uuid: if it exists, this very
             // transaction was applied by an earlier attempt.
             if matches!(outcome, Outcome::Applied) || outcome.failed(MessageTxItem::Message).is_some() {
-                return Ok(message);
+                return Ok(Sent { message, replayed: false });
+            }
+            if let (Some(claim), Some(old)) = (claim, outcome.failed(MessageTxItem::IdempotencyKey)) {
+                return claim.replay(self, old.as_ref(), &message.text).await;
             }
             if let Some(old) = outcome.failed(MessageTxItem::SenderRow) {
                 let exists = old.is_some() || self.get(keys::group_row(sender.uuid, group)).await?.is_some();
@@ -207,6 +346,18 @@ impl Store {
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
+        Ok(self.start(group, sender, recipient, text, at, None).await?.message)
+    }
+
+    async fn start(
+        &self,
+        group: GroupUuid,
+        sender: &UserSummary,
+        recipient: &Handle,
+        text: MessageText,
+        at: Timestamp,
+        claim: Option<&KeyClaim>,
+    ) -> Result<Sent> {
         if recipient.same_as(&sender.handle) {
             return Err(Error::CannotMessageSelf);
         }
@@ -220,7 +371,7 @@ impl Store {
         // Optimistic: create the pair, both rows and the message at once (one
         // round trip for a new message group). If the pair exists, the
         // message group does too, and the message goes there instead.
-        let items = [
+        let mut items = vec![
             (NewGroupItem::Pair, self.put_new(to_item(pair_key.clone(), &PairItem { message_group_uuid: group })?)?),
             (
                 NewGroupItem::SenderRow,
@@ -241,9 +392,16 @@ impl Store {
                 self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
             ),
         ];
+        if let Some(claim) = claim {
+            items.push((NewGroupItem::IdempotencyKey, claim.put(self, &message)?));
+        }
         let outcome = self.run_transaction(&items).await?;
         if matches!(outcome, Outcome::Applied) || outcome.failed(NewGroupItem::Message).is_some() {
-            return Ok(message); // applied (by an earlier attempt, if the message exists)
+            // Applied (by an earlier attempt, if the message exists).
+            return Ok(Sent { message, replayed: false });
+        }
+        if let (Some(claim), Some(old)) = (claim, outcome.failed(NewGroupItem::IdempotencyKey)) {
+            return claim.replay(self, old.as_ref(), &message.text).await;
         }
         let Some(old) = outcome.failed(NewGroupItem::Pair) else {
             return Err(Error::internal("a new message group's rows existed without its pair"));
@@ -256,7 +414,7 @@ impl Store {
                 .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?,
         };
         let existing = from_item::<PairItem>(pair)?.message_group_uuid;
-        self.append_message(sender, existing, other.uuid, text, at).await
+        self.append(sender, existing, other.uuid, text, at, claim).await
     }
 
     /// Why a caller has no row for `group`: it exists without them

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -32,6 +32,9 @@ pub struct TableDefinition {
     pub local_indexes: &'static [LocalIndex],
     /// On-demand capacity (`PAY_PER_REQUEST`).
     pub on_demand: bool,
+    /// The number attribute (epoch seconds) after which DynamoDB's TTL
+    /// deletes an item: handle reservations, Idempotency-Key records.
+    pub ttl_attribute: &'static str,
 }
 
 /// Index of a user's group rows by latest activity (newest first when read
@@ -45,6 +48,7 @@ pub const MESSAGES_TABLE: TableDefinition = TableDefinition {
     string_attributes: &["pk", "sk", "last_activity"],
     local_indexes: &[ACTIVITY_INDEX],
     on_demand: true,
+    ttl_attribute: "expires_at",
 };
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement> {
@@ -56,8 +60,8 @@ fn internal(e: impl Into<crate::error::Cause>) -> Error {
 }
 
 impl TableDefinition {
-    /// Creates the table `name` with this definition and waits until it is
-    /// active. Fails if it already exists.
+    /// Creates the table `name` with this definition (TTL included) and
+    /// waits until it is active. Fails if it already exists.
     pub async fn create(&self, client: &Client, name: &str) -> Result<()> {
         let mut req = client
             .create_table()
@@ -87,7 +91,21 @@ impl TableDefinition {
             );
         }
         req.send().await.map_err(sdk_error)?;
-        self.wait_active(client, name).await
+        self.wait_active(client, name).await?;
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(self.ttl_attribute)
+                    .enabled(true)
+                    .build()
+                    .map_err(internal)?,
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
 
     /// Whether the existing table `name` has this definition's keys, key

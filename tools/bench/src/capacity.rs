@@ -77,6 +77,21 @@ pub async fn run(store: &Store) -> Value {
         rows.push(row(operation, through_handlers(store, event, events).await));
     }
 
+    // A reply with an Idempotency-Key (a new key each time), then the same
+    // request repeated (a client's retry: answered from the key's record).
+    let keyed: Vec<ApiEvent> = (0..CALLS)
+        .map(|i| {
+            ApiEvent::sample("create-message-reply.json")
+                .header("Idempotency-Key", &format!("cap-{i}-{}", uuid::Uuid::new_v4()))
+        })
+        .collect();
+    let warm = ApiEvent::sample("list-message-groups.json");
+    rows.push(row(
+        "POST /api/messages, a reply with an Idempotency-Key",
+        through_handlers(store, warm.clone(), keyed.clone()).await,
+    ));
+    rows.push(row("POST /api/messages, that request retried (same key)", through_handlers(store, warm, keyed).await));
+
     // A message group started: a new recipient each time.
     let now = Timestamp::now();
     let mut events = Vec::new();

@@ -2,7 +2,7 @@
 //! the samples, a method per route (as zero2prod's `TestApp`), and the answer
 //! read one way.
 
-use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER};
+use cruddur_core::api::{self, App, NEXT_CURSOR_HEADER, REPLAYED_HEADER};
 use cruddur_core::Store;
 use serde_json::Value;
 
@@ -17,6 +17,9 @@ pub struct Answer {
     /// The `x-next-cursor` header.
     pub next_cursor: Option<String>,
     pub content_type: Option<String>,
+    /// `Idempotent-Replayed: true`: an earlier request with the same
+    /// Idempotency-Key produced this answer.
+    pub replayed: bool,
 }
 
 impl Answer {
@@ -67,6 +70,7 @@ impl TestApp {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned())),
             next_cursor: header(NEXT_CURSOR_HEADER),
             content_type: header("content-type"),
+            replayed: header(REPLAYED_HEADER).as_deref() == Some("true"),
         }
     }
 
