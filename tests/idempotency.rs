@@ -9,9 +9,7 @@ use cruddur_core::{Config, Store};
 use cruddur_devkit::client::{create_message_event, Answer, TestApp};
 use cruddur_devkit::engines::{dynamodb_endpoint, local_store};
 use cruddur_devkit::faults::{Fault, FaultProxy};
-use cruddur_devkit::fixtures::{
-    fresh_store, handle, item_count, sample, sample_fixture, text, user, whole_message_group,
-};
+use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, sample_fixture, text, whole_message_group};
 use serde_json::{json, Value};
 
 const LONDO_SUB: &str = cruddur_devkit::seed::LONDO.sample_sub;
