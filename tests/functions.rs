@@ -20,6 +20,11 @@ fn message_keys() -> BTreeSet<&'static str> {
     ["uuid", "display_name", "handle", "message", "created_at"].into()
 }
 
+/// The seed's unread messages for andrewbrown: bayko's after andrew's last.
+fn seed_unread_for_andrew() -> u64 {
+    MESSAGES.iter().rev().take_while(|(from_andrew, _)| !from_andrew).count() as u64
+}
+
 fn assert_iso(s: &Value) {
     let s = s.as_str().expect("a string");
     assert!(cruddur_core::domain::Timestamp::parse(s).is_ok(), "ISO-8601 UTC: {s}");
@@ -101,7 +106,10 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
             let groups = a.body.as_array().unwrap();
             assert_eq!(groups.len(), 1, "andrewbrown's only message group: {a:?}");
             let g = &groups[0];
-            assert_eq!(keys(g), message_keys());
+            let mut expected = message_keys();
+            expected.insert("unread");
+            assert_eq!(keys(g), expected);
+            assert_eq!(g["unread"], json!(seed_unread_for_andrew()), "bayko's messages after andrew's last");
             assert_eq!(g["uuid"], sample::GROUP);
             assert_eq!(g["handle"], "bayko", "the OTHER member");
             assert_eq!(g["display_name"], "Andrew Bayko");
@@ -163,6 +171,16 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
             assert_eq!(a.body["display_name"], "Andrew Bayko");
         }
         "users-short-unknown.json" => assert_codes(a, &["user_not_found"]),
+        "message-counter.json" => {
+            let n = seed_unread_for_andrew();
+            assert_eq!(a.body, json!({"count": n, "conversations": u64::from(n > 0)}));
+        }
+        "mark-read.json" => {
+            assert_eq!(a.body, json!({"message_group_uuid": sample::GROUP, "unread": 0}));
+            let counter = app.call(ApiEvent::sample("message-counter.json")).await;
+            assert_eq!(counter.body, json!({"count": 0, "conversations": 0}));
+        }
+        "mark-read-not-member.json" => assert_codes(a, &["generic_403"]),
         other => panic!("events/{other} has no expectation in this test: add one"),
     }
 }

@@ -11,3 +11,4 @@ mod idempotency;
 mod malformed;
 mod store;
 mod template;
+mod unread;

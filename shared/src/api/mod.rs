@@ -20,7 +20,9 @@ use tracing::Instrument;
 
 pub use self::request::{caller_sub, idempotency_key, new_message, page_request, IDEMPOTENCY_KEY_HEADER};
 use self::response::{json, list, LogLevel};
-pub use self::response::{ApiError, MessageGroupJson, MessageJson, UserShortJson, NEXT_CURSOR_HEADER};
+pub use self::response::{
+    ApiError, MarkedReadJson, MessageGroupJson, MessageJson, UnreadCountsJson, UserShortJson, NEXT_CURSOR_HEADER,
+};
 use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
 pub use crate::domain::{NewMessage, Recipient};
@@ -199,6 +201,30 @@ pub async fn create_message(app: &App, request: Request) -> Result<Response<Body
 /// produced.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
+/// GET /api/messages/counter — the caller's unread messages in all their
+/// message groups, and in how many groups: one read.
+pub async fn message_counter(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("message_counter", &request, async {
+        let caller = app.caller(&request).await?;
+        let counts = app.store.unread_counts(caller.uuid).await?;
+        Ok(json(StatusCode::OK, &UnreadCountsJson::from(counts)))
+    })
+    .await
+}
+
+/// POST /api/message_groups/{message_group_uuid}/read — marks a message
+/// group read for the caller (a member), for clients that show messages
+/// without fetching its newest page.
+pub async fn mark_read(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("mark_read", &request, async {
+        let caller = app.caller(&request).await?;
+        let group = request::group_in_path(&request)?;
+        app.store.mark_read(caller.uuid, group).await?;
+        Ok(json(StatusCode::OK, &MarkedReadJson { message_group_uuid: group.to_string(), unread: 0 }))
+    })
+    .await
+}
+
 /// GET /api/users/@{handle}/short — who the "new message" page writes to.
 pub async fn users_short(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
     respond("users_short", &request, async {
@@ -222,6 +248,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET /api/messages/{message_group_uuid}", "list-messages"),
     ("POST /api/messages", "create-message"),
     ("GET /api/users/{handle}/short", "users-short"),
+    ("GET /api/messages/counter", "message-counter"),
+    ("POST /api/message_groups/{message_group_uuid}/read", "mark-read"),
 ];
 
 /// Serves a request by its route key (`requestContext.routeKey`), as API
@@ -233,6 +261,8 @@ pub async fn dispatch(app: &App, request: Request) -> Result<Response<Body>, Inf
         Some("GET /api/messages/{message_group_uuid}") => list_messages(app, request).await,
         Some("POST /api/messages") => create_message(app, request).await,
         Some("GET /api/users/{handle}/short") => users_short(app, request).await,
+        Some("GET /api/messages/counter") => message_counter(app, request).await,
+        Some("POST /api/message_groups/{message_group_uuid}/read") => mark_read(app, request).await,
         _ => Ok(ApiError::new(StatusCode::NOT_FOUND, "not_found").into_response()),
     }
 }

@@ -5,7 +5,7 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::domain::{Message, MessageGroup, MessageTextError, UserSummary};
+use crate::domain::{Message, MessageGroup, MessageTextError, UnreadCounts, UserSummary};
 use crate::error::Error;
 
 /// The header that carries the next page's cursor; the body stays a plain
@@ -117,6 +117,8 @@ pub struct MessageGroupJson<'a> {
     pub handle: &'a str,
     pub message: &'a str,
     pub created_at: String,
+    /// Messages from the other member the caller has not read.
+    pub unread: u32,
 }
 
 impl<'a> From<&'a MessageGroup> for MessageGroupJson<'a> {
@@ -127,8 +129,31 @@ impl<'a> From<&'a MessageGroup> for MessageGroupJson<'a> {
             handle: g.other.handle.as_str(),
             message: g.last_message.as_str(),
             created_at: g.last_activity.at.to_string(),
+            unread: g.unread,
         }
     }
+}
+
+/// GET /api/messages/counter.
+#[derive(Debug, Serialize)]
+pub struct UnreadCountsJson {
+    /// Unread messages in all the caller's message groups.
+    pub count: u64,
+    /// Message groups with any.
+    pub conversations: u64,
+}
+
+impl From<UnreadCounts> for UnreadCountsJson {
+    fn from(c: UnreadCounts) -> Self {
+        UnreadCountsJson { count: c.count, conversations: c.conversations }
+    }
+}
+
+/// POST /api/message_groups/{uuid}/read.
+#[derive(Debug, Serialize)]
+pub struct MarkedReadJson {
+    pub message_group_uuid: String,
+    pub unread: u32,
 }
 
 /// One message: the sender's name and handle. `message_group_uuid` only when

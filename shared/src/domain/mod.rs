@@ -66,6 +66,17 @@ pub struct MessageGroup {
     /// The latest message's text and key (time + uuid).
     pub last_message: MessageText,
     pub last_activity: MessageKey,
+    /// Messages from the other member the owner has not read.
+    pub unread: u32,
+}
+
+/// A user's unread messages across all their message groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnreadCounts {
+    /// Unread messages in all.
+    pub count: u64,
+    /// Message groups with any.
+    pub conversations: u64,
 }
 
 /// One stored message.

@@ -33,6 +33,7 @@ impl Store {
                     last_message: g.last_message.clone(),
                     last_message_at: g.last_activity.at,
                     last_activity: g.last_activity,
+                    unread: g.unread,
                 };
                 to_item(keys::group_row(g.owner, g.uuid), &body)
             })

@@ -89,10 +89,14 @@ pub(crate) struct GroupRowItem {
     pub last_message_at: Timestamp,
     /// The sort key of the activity index: the latest message's key.
     pub last_activity: MessageKey,
+    /// Messages from the other member that the owner has not read (rows
+    /// written before unread counts existed have none: 0).
+    #[serde(default)]
+    pub unread: u32,
 }
 
 impl GroupRowItem {
-    pub fn new(owner: UserUuid, other: &UserSummary, message: &Message) -> Self {
+    pub fn new(owner: UserUuid, other: &UserSummary, message: &Message, unread: u32) -> Self {
         GroupRowItem {
             message_group_uuid: message.group,
             owner_uuid: owner,
@@ -102,6 +106,7 @@ impl GroupRowItem {
             last_message: message.text.clone(),
             last_message_at: message.created_at,
             last_activity: message.key(),
+            unread,
         }
     }
 }
@@ -118,6 +123,7 @@ impl From<GroupRowItem> for MessageGroup {
             },
             last_message: i.last_message,
             last_activity: i.last_activity,
+            unread: i.unread,
         }
     }
 }
@@ -182,4 +188,14 @@ pub(crate) struct IdempotencyItem {
     pub sender_display_name: DisplayName,
     /// Epoch seconds; DynamoDB's TTL removes the item after it.
     pub expires_at: i64,
+}
+
+/// A user's unread totals: messages, and the message groups they are in (a
+/// string set, so adding a group twice counts it once).
+#[derive(Deserialize)]
+pub(crate) struct UnreadItem {
+    #[serde(default)]
+    pub unread_count: i64,
+    #[serde(default)]
+    pub unread_groups: std::collections::HashSet<String>,
 }

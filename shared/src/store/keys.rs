@@ -67,6 +67,11 @@ pub(crate) fn message(group: GroupUuid, key: MessageKey) -> Key {
     Key { pk: messages_of(group), sk: key.to_string() }
 }
 
+/// `UNREAD#<owner>` / `UNREAD`: the owner's unread totals, read in one GetItem.
+pub(crate) fn unread(owner: UserUuid) -> Key {
+    Key { pk: format!("UNREAD#{owner}"), sk: "UNREAD".into() }
+}
+
 /// `IDEMPOTENCY#<caller>#<key>` / `IDEMPOTENCY`: a caller's Idempotency-Key
 /// and the send it answered (expires after a day).
 pub(crate) fn idempotency(caller: UserUuid, key: &IdempotencyKey) -> Key {

@@ -1,16 +1,17 @@
 //! Message groups (message groups) and their messages.
 
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use sha2::{Digest, Sha256};
 
-use super::items::{from_item, to_item, GroupRowItem, IdempotencyItem, Item, MessageItem, PairItem};
+use super::items::{from_item, to_item, GroupRowItem, IdempotencyItem, Item, MessageItem, PairItem, UnreadItem};
 use super::profiles::build_err;
 use super::{keys, sdk_error, Outcome, Store, ACTIVITY_INDEX, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
     Cursor, GroupUuid, Handle, IdempotencyKey, Message, MessageGroup, MessageText, MessageUuid, NewMessage, Page,
-    PageLimit, PageRequest, Recipient, Timestamp, UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
+    PageLimit, PageRequest, Recipient, Timestamp, UnreadCounts, UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
 };
 use crate::error::{Error, Result};
 
@@ -20,6 +21,7 @@ enum MessageTxItem {
     Message,
     SenderRow,
     OtherRow,
+    OtherTotals,
     IdempotencyKey,
 }
 
@@ -29,8 +31,16 @@ enum NewGroupItem {
     Pair,
     SenderRow,
     OtherRow,
+    OtherTotals,
     Message,
     IdempotencyKey,
+}
+
+/// The items of marking a message group read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadItem {
+    Row,
+    Totals,
 }
 
 /// What a send did.
@@ -117,16 +127,23 @@ impl KeyClaim {
     }
 }
 
-/// What a message transaction does to one member's group row.
+/// What a message's transaction does to the sender's group row, which must
+/// exist either way (the membership check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RowWrite {
+enum SenderRow {
     /// Set the summary to this message, if the row holds an older one.
     Summarize,
-    /// The row already summarises a newer message: leave it, but (for the
-    /// sender) still require that it exists, which is the membership check.
+    /// The row already summarises a newer message: only check that it exists.
     CheckExists,
-    /// The other member's row already summarises a newer message: leave it.
-    Leave,
+}
+
+/// What a message's transaction does to the recipient's group row: one more
+/// unread message either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OtherRow {
+    Summarize,
+    /// The row already summarises a newer message: only count this one.
+    Count,
 }
 
 impl Store {
@@ -166,11 +183,102 @@ impl Store {
     pub async fn list_messages(&self, reader: UserUuid, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
         // Both reads at once: one round trip of latency. Nothing read is
         // returned unless the membership check passes.
+        let newest = page.cursor.is_none();
         let (membership, messages) = tokio::join!(self.message_group(reader, group), self.group_messages(group, page));
-        if membership?.is_none() {
+        let Some(membership) = membership? else {
             return Err(self.absent_group_error(group).await?);
+        };
+        let messages = messages?;
+        // The newest page shown: the message group is read (a write only
+        // when something was unread).
+        if newest && membership.unread > 0 {
+            self.mark_read_from(reader, group, membership.unread).await?;
         }
-        messages
+        Ok(messages)
+    }
+
+    /// Marks `group` read for `reader`: its row's `unread` to 0 and the
+    /// reader's totals down by as much, in one transaction; nothing is
+    /// written when nothing is unread. `NotMember` / `GroupNotFound` as for
+    /// reading it.
+    pub async fn mark_read(&self, reader: UserUuid, group: GroupUuid) -> Result<()> {
+        let Some(membership) = self.message_group(reader, group).await? else {
+            return Err(self.absent_group_error(group).await?);
+        };
+        self.mark_read_from(reader, group, membership.unread).await
+    }
+
+    /// [`Store::mark_read`] from a row that showed `seen` unread messages; a
+    /// message that arrives meanwhile fails the condition and the next round
+    /// starts from the count it returned.
+    async fn mark_read_from(&self, reader: UserUuid, group: GroupUuid, mut seen: u32) -> Result<()> {
+        for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
+            if seen == 0 {
+                return Ok(());
+            }
+            let row = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(keys::group_row(reader, group).into_map()))
+                .update_expression("SET unread = :zero")
+                .condition_expression("attribute_exists(pk) AND unread = :seen")
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .expression_attribute_values(":seen", AttributeValue::N(seen.to_string()))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .map_err(build_err)?;
+            let items = [
+                (ReadItem::Row, TransactWriteItem::builder().update(row).build()),
+                (ReadItem::Totals, self.unread_totals(reader, group, -i64::from(seen))?),
+            ];
+            let outcome = self.run_transaction(&items).await?;
+            let Some(old) = outcome.failed(ReadItem::Row) else { return Ok(()) };
+            match self.row_as_it_was(old, keys::group_row(reader, group)).await? {
+                Some(row) => seen = row.unread,
+                None => return Err(Error::NotMember),
+            }
+        }
+        Err(Error::unavailable("new messages kept arriving while marking a message group read"))
+    }
+
+    /// `owner`'s unread messages in all their message groups, and in how many
+    /// groups: one strongly consistent GetItem, whatever the number of groups.
+    pub async fn unread_counts(&self, owner: UserUuid) -> Result<UnreadCounts> {
+        let Some(item) = self.get(keys::unread(owner)).await? else { return Ok(UnreadCounts::default()) };
+        let totals = from_item::<UnreadItem>(item)?;
+        let count = u64::try_from(totals.unread_count)
+            .map_err(|_| Error::internal(format!("an unread total is negative ({})", totals.unread_count)))?;
+        Ok(UnreadCounts { count, conversations: totals.unread_groups.len() as u64 })
+    }
+
+    /// An update of `owner`'s unread totals by `delta` messages in `group`:
+    /// up adds the group to the set of groups with unread messages (a set:
+    /// adding it again changes nothing), down removes it (all of the group's
+    /// unread messages were read).
+    fn unread_totals(&self, owner: UserUuid, group: GroupUuid, delta: i64) -> Result<TransactWriteItem> {
+        let expression = if delta > 0 {
+            "ADD unread_count :delta, unread_groups :group"
+        } else {
+            "ADD unread_count :delta DELETE unread_groups :group"
+        };
+        let update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::unread(owner).into_map()))
+            .update_expression(expression)
+            .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
+            .expression_attribute_values(":group", AttributeValue::Ss(vec![group.to_string()]))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A group row as a failed condition returned it (read again if the
+    /// server did not return it); `None` if it does not exist.
+    async fn row_as_it_was(&self, old: &Option<Item>, key: keys::Key) -> Result<Option<GroupRowItem>> {
+        let item = match old {
+            Some(item) => Some(item.clone()),
+            None => self.get(key).await?,
+        };
+        item.map(from_item::<GroupRowItem>).transpose()
     }
 
     /// A message group's messages without a membership check: for operators,
@@ -238,15 +346,38 @@ impl Store {
         let Some(membership) = self.message_group(sender.uuid, group).await? else {
             return Err(self.absent_group_error(group).await?);
         };
-        self.append(sender, group, membership.other.uuid, text, at, claim).await
+        let sent = self.append(sender, group, membership.other.uuid, text, at, claim).await?;
+        if !sent.replayed {
+            self.read_by_sender(sender.uuid, group, Some(membership.unread)).await;
+        }
+        Ok(sent)
     }
 
-    /// Stores a message in `group` between `sender` and `other`, and moves
-    /// both members' summaries to it, in one transaction:
+    /// A sender has read the message group they just wrote in: marks it
+    /// read, after the message (the message's own transaction does not wait
+    /// on the sender's count, which the other member's messages keep
+    /// changing). `seen`: the sender's unread count as read before, if known.
+    /// Never fails the send: a failure leaves row and totals as they were,
+    /// still equal, until the next read.
+    async fn read_by_sender(&self, sender: UserUuid, group: GroupUuid, seen: Option<u32>) {
+        let marked = match seen {
+            Some(0) => Ok(()),
+            Some(seen) => self.mark_read_from(sender, group, seen).await,
+            None => self.mark_read(sender, group).await,
+        };
+        if let Err(e) = marked {
+            tracing::warn!(error = %e.chain(), "could not mark the message group read for its sender");
+        }
+    }
+
+    /// Stores a message in `group` between `sender` and `other`, in one
+    /// transaction with everything it changes:
     /// - the message is a new item (never replaces another);
     /// - the sender's group row must exist (membership, checked by DynamoDB);
+    /// - the recipient's row counts one more unread message, and their totals
+    ///   too;
     /// - each summary moves forward only: a row that already shows a newer
-    ///   message is left as it is, and the message is still stored.
+    ///   message keeps it, and the message is still stored.
     ///
     /// `NotMember` when the sender's row does not exist; nothing is written then.
     pub async fn append_message(
@@ -260,6 +391,7 @@ impl Store {
         Ok(self.append(sender, group, other, text, at, None).await?.message)
     }
 
+    /// [`Store::append_message`], with a send's Idempotency-Key.
     async fn append(
         &self,
         sender: &UserSummary,
@@ -272,8 +404,9 @@ impl Store {
         let message = Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text, created_at: at };
         let put_message = self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?;
         let put_key = claim.map(|c| c.put(self, &message)).transpose()?;
-        let mut sender_row = RowWrite::Summarize;
-        let mut other_row = RowWrite::Summarize;
+        let other_totals = self.unread_totals(other, group, 1)?;
+        let mut sender_row = SenderRow::Summarize;
+        let mut other_row = OtherRow::Summarize;
 
         // Each round re-plans after a concurrent newer message changed what
         // a row needs; conflicts are retried inside the runner.
@@ -282,16 +415,9 @@ impl Store {
             if let Some(put) = &put_key {
                 items.push((MessageTxItem::IdempotencyKey, put.clone()));
             }
-            for (name, owner, write) in
-                [(MessageTxItem::SenderRow, sender.uuid, sender_row), (MessageTxItem::OtherRow, other, other_row)]
-            {
-                let key = keys::group_row(owner, group);
-                match write {
-                    RowWrite::Summarize => items.push((name, self.summarize(key, &message)?)),
-                    RowWrite::CheckExists => items.push((name, self.check_exists(key)?)),
-                    RowWrite::Leave => {}
-                }
-            }
+            items.push((MessageTxItem::SenderRow, self.sender_row(sender.uuid, &message, sender_row)?));
+            items.push((MessageTxItem::OtherRow, self.other_row(other, &message, other_row)?));
+            items.push((MessageTxItem::OtherTotals, other_totals.clone()));
             let outcome = self.run_transaction(&items).await?;
             // The message's key holds a fresh uuid: if it exists, this very
             // transaction was applied by an earlier attempt.
@@ -302,21 +428,23 @@ impl Store {
                 return claim.replay(self, old.as_ref(), &message.text).await;
             }
             if let Some(old) = outcome.failed(MessageTxItem::SenderRow) {
-                let exists = old.is_some() || self.get(keys::group_row(sender.uuid, group)).await?.is_some();
-                if !exists {
+                let Some(row) = self.row_as_it_was(old, keys::group_row(sender.uuid, group)).await? else {
                     return Err(Error::NotMember);
+                };
+                if row.last_activity >= message.key() {
+                    sender_row = SenderRow::CheckExists;
                 }
-                sender_row = RowWrite::CheckExists;
             }
             if let Some(old) = outcome.failed(MessageTxItem::OtherRow) {
-                let exists = old.is_some() || self.get(keys::group_row(other, group)).await?.is_some();
-                if !exists {
+                let Some(row) = self.row_as_it_was(old, keys::group_row(other, group)).await? else {
                     return Err(Error::internal("a member's group row is missing"));
+                };
+                if row.last_activity >= message.key() {
+                    other_row = OtherRow::Count;
                 }
-                other_row = RowWrite::Leave;
             }
         }
-        Err(Error::unavailable("newer messages kept changing the message group's summaries"))
+        Err(Error::unavailable("newer messages kept changing the message group's rows"))
     }
 
     /// Starts a message group with the user who has `recipient` as handle, or
@@ -377,20 +505,21 @@ impl Store {
                 NewGroupItem::SenderRow,
                 self.put_new(to_item(
                     keys::group_row(sender.uuid, group),
-                    &GroupRowItem::new(sender.uuid, &other, &message),
+                    &GroupRowItem::new(sender.uuid, &other, &message, 0),
                 )?)?,
             ),
             (
                 NewGroupItem::OtherRow,
                 self.put_new(to_item(
                     keys::group_row(other.uuid, group),
-                    &GroupRowItem::new(other.uuid, sender, &message),
+                    &GroupRowItem::new(other.uuid, sender, &message, 1),
                 )?)?,
             ),
             (
                 NewGroupItem::Message,
                 self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
             ),
+            (NewGroupItem::OtherTotals, self.unread_totals(other.uuid, group, 1)?),
         ];
         if let Some(claim) = claim {
             items.push((NewGroupItem::IdempotencyKey, claim.put(self, &message)?));
@@ -414,7 +543,11 @@ impl Store {
                 .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?,
         };
         let existing = from_item::<PairItem>(pair)?.message_group_uuid;
-        self.append(sender, existing, other.uuid, text, at, claim).await
+        let sent = self.append(sender, existing, other.uuid, text, at, claim).await?;
+        if !sent.replayed {
+            self.read_by_sender(sender.uuid, existing, None).await;
+        }
+        Ok(sent)
     }
 
     /// Why a caller has no row for `group`: it exists without them
@@ -470,29 +603,58 @@ impl Store {
         Ok((items, more))
     }
 
-    /// Moves one member's summary to `message` if it shows an older one.
-    fn summarize(&self, row: keys::Key, message: &Message) -> Result<TransactWriteItem> {
-        let update = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(row.into_map()))
-            .update_expression("SET last_message = :text, last_message_at = :at, last_activity = :activity")
-            .condition_expression("attribute_exists(pk) AND last_activity < :activity")
-            .expression_attribute_values(":text", AttributeValue::S(message.text.to_string()))
-            .expression_attribute_values(":at", AttributeValue::S(message.created_at.to_string()))
-            .expression_attribute_values(":activity", AttributeValue::S(message.key().to_string()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+    /// The sender's row in a message's transaction: it exists; the summary
+    /// moves to `message` unless the row shows a newer one.
+    fn sender_row(&self, sender: UserUuid, message: &Message, write: SenderRow) -> Result<TransactWriteItem> {
+        let key = Some(keys::group_row(sender, message.group).into_map());
+        match write {
+            SenderRow::Summarize => {
+                let update = summary_values(Update::builder(), message)
+                    .table_name(self.table())
+                    .set_key(key)
+                    .update_expression("SET last_message = :text, last_message_at = :at, last_activity = :activity")
+                    .condition_expression("attribute_exists(pk) AND last_activity < :activity")
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .build()
+                    .map_err(build_err)?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            }
+            SenderRow::CheckExists => {
+                let check = ConditionCheck::builder()
+                    .table_name(self.table())
+                    .set_key(key)
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .map_err(build_err)?;
+                Ok(TransactWriteItem::builder().condition_check(check).build())
+            }
+        }
     }
 
-    fn check_exists(&self, row: keys::Key) -> Result<TransactWriteItem> {
-        let check = ConditionCheck::builder()
+    /// The recipient's row in a message's transaction: one more unread
+    /// message; the summary moves to `message` unless it shows a newer one.
+    fn other_row(&self, other: UserUuid, message: &Message, write: OtherRow) -> Result<TransactWriteItem> {
+        let update = Update::builder()
             .table_name(self.table())
-            .set_key(Some(row.into_map()))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().condition_check(check).build())
+            .set_key(Some(keys::group_row(other, message.group).into_map()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let update = match write {
+            OtherRow::Summarize => summary_values(update, message)
+                .update_expression(
+                    "SET last_message = :text, last_message_at = :at, last_activity = :activity ADD unread :one",
+                )
+                .condition_expression("attribute_exists(pk) AND last_activity < :activity"),
+            OtherRow::Count => update.update_expression("ADD unread :one").condition_expression("attribute_exists(pk)"),
+        };
+        Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
     }
+}
+
+/// The values of a summary moved to `message`.
+fn summary_values(update: UpdateBuilder, message: &Message) -> UpdateBuilder {
+    update
+        .expression_attribute_values(":text", AttributeValue::S(message.text.to_string()))
+        .expression_attribute_values(":at", AttributeValue::S(message.created_at.to_string()))
+        .expression_attribute_values(":activity", AttributeValue::S(message.key().to_string()))
 }

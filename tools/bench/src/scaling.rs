@@ -100,6 +100,7 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
                     other: user(n),
                     last_message: text.clone(),
                     last_activity: MessageKey { at, uuid: MessageUuid::random() },
+                    unread: 0,
                 })
             })
             .collect();

@@ -406,6 +406,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .list_message_groups(user.uuid, PageRequest { limit, cursor: None })
                 .await
                 .map_err(|e| target.failure(e))?;
+            let unread = metered.unread_counts(user.uuid).await.map_err(|e| target.failure(e))?;
             let rows = page
                 .items
                 .iter()
@@ -415,11 +416,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         g.other.handle.to_string(),
                         g.other.display_name.to_string(),
                         truncate(g.last_message.as_str(), 50),
+                        g.unread.to_string(),
                         g.uuid.to_string(),
                     ]
                 })
                 .collect();
-            print_table(&["last activity", "with", "display_name", "last message", "message_group_uuid"], rows);
+            print_table(
+                &["last activity", "with", "display_name", "last message", "unread", "message_group_uuid"],
+                rows,
+            );
+            println!(
+                "{handle}: {} unread message(s) in {} message group(s) (GET /api/messages/counter)",
+                unread.count, unread.conversations
+            );
             footer(page.items.len(), page.next.is_some(), "older message groups", meter.usage());
             Ok(())
         }

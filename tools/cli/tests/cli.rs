@@ -54,8 +54,9 @@ fn seeding_twice_writes_nothing_the_second_time() {
     ok(&table, &["seed", "--count", "3"]);
     let first = item_count(&table);
     // 3 + 3 users x (profile, handle claim), 4 message groups x (pair, 2 rows),
-    // 24 + 3 x 3 messages.
-    assert_eq!(first, 6 * 2 + 4 * 3 + 24 + 9);
+    // 24 + 3 x 3 messages, and the unread totals of everyone who was ever
+    // written to (andrewbrown, bayko, the 3 load users; londo never was).
+    assert_eq!(first, 6 * 2 + 4 * 3 + 24 + 9 + 5);
     let again = ok(&table, &["seed", "--count", "3"]);
     assert_eq!(item_count(&table), first);
     assert!(again.contains("messages"), "{again}");
@@ -81,6 +82,7 @@ fn list_messages_prints_the_seeded_messages_oldest_first_with_capacity() {
 
     let groups = ok(&table, &["list-message-groups", "bayko"]);
     assert!(groups.contains(MESSAGE_GROUP_UUID) && groups.contains("andrewbrown"), "{groups}");
+    assert!(groups.contains("unread message(s) in"), "the counter's figures: {groups}");
 }
 
 #[test]

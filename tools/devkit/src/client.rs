@@ -89,6 +89,16 @@ impl TestApp {
         self.call(create_message_event().caller(Some(sub)).json_body(body)).await
     }
 
+    /// GET /api/messages/counter as `sub`.
+    pub async fn message_counter(&self, sub: &str) -> Answer {
+        self.call(ApiEvent::sample("message-counter.json").caller(Some(sub))).await
+    }
+
+    /// POST /api/message_groups/{group}/read as `sub`.
+    pub async fn mark_read(&self, sub: &str, group: &str) -> Answer {
+        self.call(mark_read_event(group).caller(Some(sub))).await
+    }
+
     /// GET /api/users/{handle}/short as `sub` (`handle` as in the path: `@bayko`).
     pub async fn users_short(&self, sub: &str, handle: &str) -> Answer {
         self.call(users_short_event(handle).caller(Some(sub))).await
@@ -99,6 +109,13 @@ impl TestApp {
 pub fn messages_event(group: &str) -> ApiEvent {
     ApiEvent::sample("list-messages.json")
         .path(&format!("/api/messages/{group}"))
+        .path_param("message_group_uuid", group)
+}
+
+/// POST /api/message_groups/{group}/read, from the sample event.
+pub fn mark_read_event(group: &str) -> ApiEvent {
+    ApiEvent::sample("mark-read.json")
+        .path(&format!("/api/message_groups/{group}/read"))
         .path_param("message_group_uuid", group)
 }
 

@@ -57,6 +57,8 @@ struct State {
     injected: Mutex<usize>,
     /// Requests still being handled (slow ones may outlive their client).
     in_flight: Mutex<usize>,
+    /// The operation of every request received (`GetItem`, `Query`...).
+    seen: Mutex<Vec<String>>,
 }
 
 pub struct FaultProxy {
@@ -85,6 +87,12 @@ impl FaultProxy {
 
     pub fn injected(&self) -> usize {
         *self.state.injected.lock().unwrap()
+    }
+
+    /// The operations of the requests received since the last call (the
+    /// DynamoDB round trips a piece of code made), in order.
+    pub fn take_requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.state.seen.lock().unwrap())
     }
 
     /// Waits until requests the proxy still holds (slow ones) are done.
@@ -159,6 +167,8 @@ async fn handle_inner(
     request: Request<Incoming>,
 ) -> Result<HttpResponse, std::io::Error> {
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let operation = target.rsplit('.').next().unwrap_or("").to_owned();
+    state.seen.lock().unwrap().push(operation);
     let fault = {
         let mut plan = state.plan.lock().unwrap();
         let matches = plan.fault.is_some() && plan.only.is_none_or(|o| target.ends_with(o));

@@ -19,10 +19,12 @@ pub struct Route {
 }
 
 /// Matches method and path against the contract's routes, as API Gateway
-/// does: `{name}` matches one whole, non-empty path segment.
+/// does: `{name}` matches one whole, non-empty path segment, and where
+/// several routes match, the one with fewer variables wins
+/// (`/api/messages/counter` over `/api/messages/{message_group_uuid}`).
 pub fn match_route(method: &str, path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    ROUTES.iter().find_map(|(key, _)| {
+    let matches = ROUTES.iter().filter_map(|(key, _)| {
         let (route_method, pattern) = key.split_once(' ')?;
         if route_method != method {
             return None;
@@ -43,7 +45,8 @@ pub fn match_route(method: &str, path: &str) -> Option<Route> {
             }
         }
         Some(Route { key, params })
-    })
+    });
+    matches.min_by_key(|route| route.params.len())
 }
 
 /// The API Gateway HTTP API (payload 2.0) event for this request, built by
