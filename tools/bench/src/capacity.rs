@@ -70,6 +70,7 @@ pub async fn run(store: &Store) -> Value {
         ("GET /api/message_groups (one page)", "list-message-groups.json"),
         ("GET /api/messages/{uuid} (one page of 20)", "list-messages.json"),
         ("GET /api/users/@{handle}/short", "users-short.json"),
+        ("GET /api/messages/counter", "message-counter.json"),
         ("POST /api/messages, a reply", "create-message-reply.json"),
     ] {
         let event = ApiEvent::sample(file);

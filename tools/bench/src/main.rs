@@ -45,6 +45,10 @@ struct Args {
     /// Only the scaling run.
     #[arg(long)]
     scaling_only: bool,
+    /// Only the capacity table (through the handlers in process: any build
+    /// profile gives the same units).
+    #[arg(long)]
+    capacity_only: bool,
 }
 
 /// One function under test.
@@ -93,7 +97,7 @@ async fn main() {
     let env = Env { runtime_api: api.address.to_string(), endpoint: format!("http://{}", proxy.address), table };
 
     let mut report = Report::default();
-    let functions = if args.scaling_only { &[][..] } else { FUNCTIONS };
+    let functions = if args.scaling_only || args.capacity_only { &[][..] } else { FUNCTIONS };
     for function in functions {
         let event = std::fs::read(root().join("events").join(function.event))
             .unwrap_or_else(|e| fail(format!("events/{}: {e}", function.event)));
