@@ -100,13 +100,10 @@ impl KeyClaim {
     /// The answer to a request whose key is already recorded: the recorded
     /// message when the request is the same, `IdempotencyKeyReused` when not.
     async fn replay(&self, store: &Store, old: Option<&Item>, text: &MessageText) -> Result<Sent> {
-        let item = match old {
-            Some(item) => item.clone(),
-            None => store
-                .get(self.key.clone())
-                .await?
-                .ok_or_else(|| Error::internal("an idempotency key's condition failed without its record"))?,
-        };
+        let item = store
+            .as_it_was(old, self.key.clone())
+            .await?
+            .ok_or_else(|| Error::internal("an idempotency key's condition failed without its record"))?;
         let record = from_item::<IdempotencyItem>(item)?;
         if record.fingerprint != self.fingerprint {
             return Err(Error::IdempotencyKeyReused);
@@ -271,14 +268,18 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// A group row as a failed condition returned it (read again if the
-    /// server did not return it); `None` if it does not exist.
+    /// An item as a failed condition returned it (ALL_OLD), or read again if
+    /// the server did not return it; `None` if it does not exist.
+    async fn as_it_was(&self, old: Option<&Item>, key: keys::Key) -> Result<Option<Item>> {
+        match old {
+            Some(item) => Ok(Some(item.clone())),
+            None => self.get(key).await,
+        }
+    }
+
+    /// A group row as a failed condition returned it; `None` if it does not exist.
     async fn row_as_it_was(&self, old: &Option<Item>, key: keys::Key) -> Result<Option<GroupRowItem>> {
-        let item = match old {
-            Some(item) => Some(item.clone()),
-            None => self.get(key).await?,
-        };
-        item.map(from_item::<GroupRowItem>).transpose()
+        self.as_it_was(old.as_ref(), key).await?.map(from_item::<GroupRowItem>).transpose()
     }
 
     /// A message group's messages without a membership check: for operators,
@@ -535,13 +536,10 @@ impl Store {
         let Some(old) = outcome.failed(NewGroupItem::Pair) else {
             return Err(Error::internal("a new message group's rows existed without its pair"));
         };
-        let pair = match old {
-            Some(item) => item.clone(),
-            None => self
-                .get(pair_key)
-                .await?
-                .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?,
-        };
+        let pair = self
+            .as_it_was(old.as_ref(), pair_key)
+            .await?
+            .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?;
         let existing = from_item::<PairItem>(pair)?.message_group_uuid;
         let sent = self.append(sender, existing, other.uuid, text, at, claim).await?;
         if !sent.replayed {
