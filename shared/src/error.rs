@@ -80,3 +80,16 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the Lambda runtime reports when a function fails with a core error
+/// (the WebSocket authorizer): its kind and its message, never its causes'
+/// details (those are logged).
+impl From<Error> for lambda_http::lambda_runtime::Diagnostic {
+    fn from(e: Error) -> Self {
+        let error_type = match &e {
+            Error::Unavailable { .. } => "Unavailable",
+            _ => "Internal",
+        };
+        lambda_http::lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
+    }
+}

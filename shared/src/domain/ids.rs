@@ -124,9 +124,60 @@ impl From<CognitoSub> for String {
     }
 }
 
+/// An API Gateway WebSocket connection id (such as `L0SM9cOFvHcCIhw=`):
+/// 1-128 characters of ASCII letters, digits and `+ / = - _`, so that it can
+/// never smuggle a key separator (`#`) into a storage key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    pub fn parse(s: &str) -> Result<Self, InvalidId> {
+        let ok =
+            !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidId { kind: "connection id" })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ConnectionId {
+    type Error = InvalidId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ConnectionId> for String {
+    fn from(s: ConnectionId) -> String {
+        s.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_ids_as_api_gateway_makes_them_and_nothing_that_breaks_a_key() {
+        assert!(ConnectionId::parse("L0SM9cOFvHcCIhw=").is_ok());
+        assert!(ConnectionId::parse("a/b+c_d-e").is_ok());
+        for bad in ["", "a#b", "a b", "é", &"x".repeat(129)] {
+            assert!(ConnectionId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn uuid_ids_parse_the_hyphenated_form_only() {

@@ -10,7 +10,7 @@ mod time;
 pub use self::idempotency::{
     IdempotencyKey, InvalidIdempotencyKey, IDEMPOTENCY_KEY_LIFETIME_SECS, IDEMPOTENCY_KEY_MAX_LEN,
 };
-pub use self::ids::{CognitoSub, GroupUuid, InvalidId, MessageUuid, UserUuid};
+pub use self::ids::{CognitoSub, ConnectionId, GroupUuid, InvalidId, MessageUuid, UserUuid};
 pub use self::page::{
     Cursor, InvalidCursor, InvalidLimit, Page, PageLimit, PageRequest, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };

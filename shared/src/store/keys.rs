@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{CognitoSub, GroupUuid, Handle, IdempotencyKey, MessageKey, UserUuid};
+use crate::domain::{CognitoSub, ConnectionId, GroupUuid, Handle, IdempotencyKey, MessageKey, UserUuid};
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +57,13 @@ pub(crate) fn pair(a: UserUuid, b: UserUuid) -> Key {
     Key { pk: format!("PAIR#{lo}#{hi}"), sk: "PAIR".into() }
 }
 
+/// The prefix of every message's partition key: the table stream's filter
+/// (template.yaml) passes exactly the records whose key starts with it.
+pub const MESSAGE_PREFIX: &str = "MSG#";
+
 /// The partition of a message group's messages.
 pub(crate) fn messages_of(group: GroupUuid) -> String {
-    format!("MSG#{group}")
+    format!("{MESSAGE_PREFIX}{group}")
 }
 
 /// `MSG#<group>` / `<created_at>#<message uuid>`: one message, time-ordered.
@@ -76,6 +80,17 @@ pub(crate) fn unread(owner: UserUuid) -> Key {
 /// and the send it answered (expires after a day).
 pub(crate) fn idempotency(caller: UserUuid, key: &IdempotencyKey) -> Key {
     Key { pk: format!("IDEMPOTENCY#{caller}#{}", key.as_str()), sk: "IDEMPOTENCY".into() }
+}
+
+/// The partition of `owner`'s open WebSocket connections.
+pub(crate) fn connections_of(owner: UserUuid) -> String {
+    format!("CONN#{owner}")
+}
+
+/// `CONN#<owner>` / `<connection id>`: one open WebSocket connection of
+/// `owner` (expires after API Gateway's connection limit).
+pub(crate) fn connection(owner: UserUuid, id: &ConnectionId) -> Key {
+    Key { pk: connections_of(owner), sk: id.to_string() }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! the operator's explicit `scan`). Every write that touches several items is
 //! one TransactWriteItems with a condition on each item.
 
+mod connections;
 mod import;
 mod items;
 mod keys;
@@ -22,6 +23,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, ConsumedCapacity, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
+pub use self::connections::CONNECTION_LIFETIME_SECS;
+pub use self::keys::MESSAGE_PREFIX;
 pub use self::message_groups::Sent;
 pub use self::meter::{CapacityMeter, Usage};
 pub use self::profiles::{LinkOutcome, Registration, RESERVATION_LIFETIME_SECS};
@@ -30,6 +33,7 @@ pub use self::schema::{
 };
 
 use self::items::Item;
+pub(crate) use self::items::MessageItem;
 use self::keys::Key;
 use crate::config::Config;
 use crate::error::{Error, Result};

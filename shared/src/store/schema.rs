@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -35,6 +35,9 @@ pub struct TableDefinition {
     /// The number attribute (epoch seconds) after which DynamoDB's TTL
     /// deletes an item: handle reservations, Idempotency-Key records.
     pub ttl_attribute: &'static str,
+    /// The table's stream (what each record carries): new images feed the
+    /// realtime delivery of new messages.
+    pub stream_view: &'static str,
 }
 
 /// Index of a user's group rows by latest activity (newest first when read
@@ -49,6 +52,7 @@ pub const MESSAGES_TABLE: TableDefinition = TableDefinition {
     local_indexes: &[ACTIVITY_INDEX],
     on_demand: true,
     ttl_attribute: "expires_at",
+    stream_view: "NEW_IMAGE",
 };
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement> {
@@ -60,7 +64,7 @@ fn internal(e: impl Into<crate::error::Cause>) -> Error {
 }
 
 impl TableDefinition {
-    /// Creates the table `name` with this definition (TTL included) and
+    /// Creates the table `name` with this definition (TTL and stream included) and
     /// waits until it is active. Fails if it already exists.
     pub async fn create(&self, client: &Client, name: &str) -> Result<()> {
         let mut req = client
@@ -68,7 +72,14 @@ impl TableDefinition {
             .table_name(name)
             .key_schema(key(self.partition_key, KeyType::Hash)?)
             .key_schema(key(self.sort_key, KeyType::Range)?)
-            .billing_mode(if self.on_demand { BillingMode::PayPerRequest } else { BillingMode::Provisioned });
+            .billing_mode(if self.on_demand { BillingMode::PayPerRequest } else { BillingMode::Provisioned })
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(self.stream_view))
+                    .build()
+                    .map_err(internal)?,
+            );
         for attr in self.string_attributes {
             req = req.attribute_definitions(
                 AttributeDefinition::builder()

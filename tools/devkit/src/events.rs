@@ -1,5 +1,6 @@
 //! The one builder of the events Lambda hands the functions: API Gateway HTTP
-//! API (payload 2.0) requests, and Cognito trigger events.
+//! API (payload 2.0) requests, Cognito trigger events, the WebSocket API's
+//! authorizer and route events, and batches from the table's stream.
 //!
 //! Tests start from the sample events in `events/` (the fixtures) and change
 //! fields; the local API builds the event of each real HTTP request with
@@ -10,7 +11,11 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
+};
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
+use lambda_http::aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
 use serde_json::{json, Map, Value};
 
 /// The repository's `events/` folder.
@@ -35,6 +40,12 @@ pub enum Expected {
     Accepted,
     /// A Cognito trigger refuses it (an error reaches Cognito).
     Refused,
+    /// The WebSocket authorizer allows the connection (an Allow policy).
+    Allowed,
+    /// The WebSocket authorizer denies it (a Deny policy).
+    Denied,
+    /// A stream batch was handled with no record reported as failed.
+    Delivered,
 }
 
 /// One line of `events/expected.tsv`.
@@ -61,6 +72,9 @@ pub fn expectations() -> Vec<Expectation> {
             let expected = match expected {
                 "accepted" => Expected::Accepted,
                 "refused" => Expected::Refused,
+                "allowed" => Expected::Allowed,
+                "denied" => Expected::Denied,
+                "delivered" => Expected::Delivered,
                 status => Expected::Status(
                     status.parse().unwrap_or_else(|_| panic!("{}: bad status {status:?}", path.display())),
                 ),
@@ -376,6 +390,96 @@ pub fn pre_sign_up(handle: &str, name: &str, email: &str) -> CognitoEventUserPoo
     attributes["name"] = json!(name);
     attributes["email"] = json!(email);
     serde_json::from_value(event).unwrap_or_else(|e| panic!("a PreSignUp event: {e}"))
+}
+
+/// Where an API Gateway WebSocket connection is, as its events say it.
+#[derive(Debug, Clone)]
+pub struct WebSocketConnection<'a> {
+    /// API Gateway's id of the connection.
+    pub id: &'a str,
+    /// The API's host (`{api-id}.execute-api.{region}.amazonaws.com`; locally `127.0.0.1:4568`).
+    pub domain: &'a str,
+    pub source_ip: &'a str,
+}
+
+impl WebSocketConnection<'_> {
+    fn fill(&self, event: &mut Value) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let context = &mut event["requestContext"];
+        context["connectionId"] = json!(self.id);
+        context["domainName"] = json!(self.domain);
+        context["identity"]["sourceIp"] = json!(self.source_ip);
+        context["requestId"] = json!(request_id);
+        context["extendedRequestId"] = json!(request_id);
+        context["connectedAt"] = json!(now);
+        context["requestTimeEpoch"] = json!(now);
+        for headers in ["headers", "multiValueHeaders"] {
+            if let Some(map) = event[headers].as_object_mut() {
+                map.remove("Host");
+            }
+        }
+        event["headers"]["Host"] = json!(self.domain);
+        event["multiValueHeaders"]["Host"] = json!([self.domain]);
+    }
+}
+
+/// The `$connect` authorizer's REQUEST event (from
+/// `events/websocket-authorizer.json`) for this connection, with `?token=`
+/// when a token is given.
+pub fn websocket_authorizer(
+    connection: &WebSocketConnection<'_>,
+    token: Option<&str>,
+) -> ApiGatewayCustomAuthorizerRequestTypeRequest {
+    let mut event = sample_json("websocket-authorizer.json");
+    connection.fill(&mut event);
+    match token {
+        Some(token) => {
+            event["queryStringParameters"] = json!({ "token": token });
+            event["multiValueQueryStringParameters"] = json!({ "token": [token] });
+        }
+        None => {
+            event["queryStringParameters"] = json!({});
+            event["multiValueQueryStringParameters"] = json!({});
+        }
+    }
+    serde_json::from_value(event).unwrap_or_else(|e| panic!("an authorizer event: {e}"))
+}
+
+/// The WebSocket API's two routes with a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebSocketRoute {
+    Connect,
+    Disconnect,
+}
+
+/// A `$connect` or `$disconnect` event (from `events/websocket-connect.json`
+/// or `websocket-disconnect.json`) for this connection, carrying the
+/// authorizer's `context` as API Gateway passes it to every route.
+pub fn websocket_route(
+    route: WebSocketRoute,
+    connection: &WebSocketConnection<'_>,
+    context: &Map<String, Value>,
+) -> ApiGatewayWebsocketProxyRequest {
+    let mut event = sample_json(match route {
+        WebSocketRoute::Connect => "websocket-connect.json",
+        WebSocketRoute::Disconnect => "websocket-disconnect.json",
+    });
+    connection.fill(&mut event);
+    event["requestContext"]["authorizer"] = Value::Object(context.clone());
+    serde_json::from_value(event).unwrap_or_else(|e| panic!("a WebSocket route event: {e}"))
+}
+
+/// A batch of stream records as Lambda's event source mapping hands it to
+/// the function (the envelope of `events/deliver-messages.json`).
+pub fn stream_batch(records: Vec<EventRecord>) -> StreamEvent {
+    let mut event: StreamEvent =
+        serde_json::from_value(sample_json("deliver-messages.json")).unwrap_or_else(|e| panic!("a stream event: {e}"));
+    event.records = records;
+    event
 }
 
 #[cfg(test)]

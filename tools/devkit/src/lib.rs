@@ -5,11 +5,12 @@
 //! - [`engines`]: where the local DynamoDB and Cognito are; clients for them.
 //! - [`seed`]: the seed users and message group (the sample events name them).
 //! - [`fixtures`]: a fresh table per test, the sample fixture, constructors.
-//! - [`events`]: the one builder of API Gateway and Cognito events.
+//! - [`events`]: the one builder of API Gateway, Cognito and stream events.
 //! - [`client`]: the one test client, a method per route.
 //! - [`net`]: the one accept loop and the one forwarding proxy.
 //! - [`faults`]: the fault-injecting DynamoDB proxy of the reliability tests.
 //! - [`cognito`]: the local user pool's set-up, and tokens.
+//! - [`socket`]: the one WebSocket client.
 
 pub mod client;
 pub mod cognito;
@@ -19,3 +20,4 @@ pub mod faults;
 pub mod fixtures;
 pub mod net;
 pub mod seed;
+pub mod socket;

@@ -28,7 +28,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// connection, TCP_NODELAY, at most [`MAX_CONNECTIONS`] at once, headers
 /// within [`HEADER_READ_TIMEOUT`]), answering each request with
 /// `handler(state, peer, request)`; an `Err` closes that connection without an
-/// answer. Connections still open at shutdown are closed.
+/// answer. A handler may switch a connection's protocol (101, WebSocket). Connections still open at shutdown are closed.
 pub async fn serve_until<S, F, Fut, E>(listener: TcpListener, state: S, handler: F, shutdown: impl Future<Output = ()>)
 where
     S: Clone + Send + Sync + 'static,
@@ -54,6 +54,7 @@ where
                         .timer(TokioTimer::new())
                         .header_read_timeout(HEADER_READ_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
                         .await;
                     drop(slot);
                 });

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use cruddur_core::api::ROUTES;
+use cruddur_core::auth::Claims;
 use cruddur_devkit::events::{percent_decode, ApiEvent};
 use hyper::http::request::Parts;
 use lambda_http::{Body, Response};
@@ -88,6 +89,26 @@ pub fn into_http(response: Response<Body>) -> hyper::Response<http_body_util::Fu
     out
 }
 
+/// Claims as API Gateway passes them: every value a string (numbers and
+/// booleans printed, arrays as `[a b]`).
+pub fn stringify_claims(claims: &Claims) -> Map<String, Value> {
+    claims
+        .iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => {
+                    let parts: Vec<String> =
+                        items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect();
+                    format!("[{}]", parts.join(" "))
+                }
+                other => other.to_string(),
+            };
+            (k.clone(), Value::String(s))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +128,16 @@ mod tests {
         {
             assert!(match_route(m, p).is_none(), "{m} {p}");
         }
+    }
+
+    #[test]
+    fn claims_become_strings_as_api_gateway_passes_them() {
+        let claims: Claims =
+            serde_json::from_str(r#"{"sub":"abc","exp":1700000000,"admin":true,"groups":["a","b"]}"#).unwrap();
+        let s = stringify_claims(&claims);
+        assert_eq!(s["sub"], "abc");
+        assert_eq!(s["exp"], "1700000000");
+        assert_eq!(s["admin"], "true");
+        assert_eq!(s["groups"], "[a b]");
     }
 }

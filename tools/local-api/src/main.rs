@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use clap::Parser;
 use cruddur_core::api::{cors, App};
-use cruddur_local_api::auth::{Verifier, VerifierSettings};
+use cruddur_core::auth::{Verifier, VerifierSettings};
+use cruddur_core::realtime::Delivery;
 use cruddur_local_api::server::{serve, State};
+use cruddur_local_api::stream::Feed;
+use cruddur_local_api::websocket::{self, Gateway};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +40,13 @@ struct Args {
     /// set, else the pool's public JWKS on AWS].
     #[arg(long)]
     jwks_url: Option<String>,
+    /// The WebSocket API's port (0 picks a free one; the URL is printed).
+    #[arg(long, default_value_t = 4568)]
+    ws_port: u16,
+    /// How often the table's stream is read, per shard (Lambda's event
+    /// source mapping polls four times a second).
+    #[arg(long, default_value_t = 250)]
+    stream_poll_ms: u64,
 }
 
 #[tokio::main]
@@ -54,13 +64,7 @@ async fn main() -> std::process::ExitCode {
         Some(endpoint) => format!("{}/{}/.well-known/jwks.json", endpoint.trim_end_matches('/'), args.user_pool_id),
         None => format!("{issuer}/.well-known/jwks.json"),
     });
-    let verifier = match Verifier::new(VerifierSettings { issuer, audiences: args.client_id, jwks_url }) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let verifier = Verifier::new(VerifierSettings { issuer, audiences: args.client_id, jwks_url });
     let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -80,13 +84,52 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"].map(str::to_owned).to_vec();
+    let ws_listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.ws_port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "error: cannot listen on {}:{}: {e} (is something else using the port? --ws-port changes it)",
+                args.host, args.ws_port
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let ws_address = ws_listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     if !["0.0.0.0", "::", "[::]"].contains(&args.host.as_str()) {
         allowed_hosts.push(args.host.clone());
     }
+    // The delivery code with the same management-API client as on AWS,
+    // pointed at this process's @connections endpoint.
+    let config = match cruddur_core::Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let sdk = config.sdk_config().await;
+    let management = aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(format!("http://{ws_address}")).build(),
+    );
+    let delivery = Delivery::new(app.store().clone(), management);
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let poll = std::time::Duration::from_millis(args.stream_poll_ms.max(1));
+    let feed = match Feed::start(app.store().client(), streams, app.store().table(), delivery, poll).await {
+        Ok(feed) => feed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tokio::spawn(feed.run());
+
     let state =
         Arc::new(State { app, verifier, allowed_origin: args.allow_origin, domain: address.clone(), allowed_hosts });
-    // Scripts and tests wait for this line.
+    let gateway = Arc::new(Gateway::new(state.clone(), ws_address.clone()));
+    tokio::spawn(websocket::serve(ws_listener, gateway, std::future::pending()));
+    // Scripts and tests wait for these lines.
     println!("cruddur-local-api listening on http://{address}");
+    println!("cruddur-local-api websocket on ws://{ws_address}");
     serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })

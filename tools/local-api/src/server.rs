@@ -12,8 +12,9 @@ use hyper::header::{HeaderValue, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
-use crate::auth::{stringify_claims, Verifier};
-use crate::gateway;
+use cruddur_core::auth::Verifier;
+
+use crate::gateway::{self, stringify_claims};
 
 /// API Gateway's payload limit (larger bodies: 413).
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -49,9 +50,16 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl std:
     net::serve_until(listener, state, handle, shutdown).await;
 }
 
+impl State {
+    /// Whether the request's Host names this machine (see `allowed_hosts`).
+    pub fn host_allowed(&self, headers: &hyper::HeaderMap) -> bool {
+        let host = headers.get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        self.allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host_name(host)))
+    }
+}
+
 async fn handle(state: Arc<State>, peer: SocketAddr, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
-    let host = request.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !state.allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(host_name(host))) {
+    if !state.host_allowed(request.headers()) {
         tracing::info!(reason = "host_not_allowed", "refused");
         return Ok(gateway::into_http(ApiError::new(StatusCode::BAD_REQUEST, "invalid_host").into_response()));
     }

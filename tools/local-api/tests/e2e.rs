@@ -15,10 +15,15 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
+#[path = "e2e/realtime.rs"]
+mod realtime;
+
 /// The API process; killed when dropped.
 struct Api {
     child: Child,
     base: String,
+    /// The WebSocket API's URL (`ws://127.0.0.1:port`).
+    ws: String,
 }
 
 impl Drop for Api {
@@ -32,6 +37,7 @@ struct Stack {
     api: Api,
     local: LocalStack,
     cognito: aws_sdk_cognitoidentityprovider::Client,
+    store: cruddur_core::Store,
 }
 
 async fn start(name: &str) -> Stack {
@@ -47,7 +53,7 @@ async fn start_with(name: &str, args: &[&str]) -> Stack {
     let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.expect("local set-up");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-local-api"))
-        .args(["--port", "0"])
+        .args(["--port", "0", "--ws-port", "0", "--stream-poll-ms", "50"])
         .args(args)
         .envs(engine_env())
         .env("DDB_MESSAGE_TABLE", &table)
@@ -60,11 +66,26 @@ async fn start_with(name: &str, args: &[&str]) -> Stack {
         .spawn()
         .expect("cruddur-local-api starts");
     let stdout = child.stdout.take().expect("stdout");
+    let mut stdout = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("a first line");
+    stdout.read_line(&mut line).expect("a first line");
     let base = line.trim().rsplit(' ').next().expect("the URL").to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    Stack { api: Api { child, base }, local, cognito }
+    line.clear();
+    stdout.read_line(&mut line).expect("a second line");
+    let ws = line.trim().rsplit(' ').next().expect("the WebSocket URL").to_owned();
+    assert!(ws.starts_with("ws://127.0.0.1:"), "{line}");
+    Stack { api: Api { child, base, ws }, local, cognito, store }
+}
+
+/// A token a real pool never hands out, made from a real one (see
+/// tests/forge_token.py for the modes).
+fn forge(mode: &str, token: &str) -> String {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/forge_token.py");
+    let out = Command::new(python).args([script, mode, token]).output().expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 impl Stack {
@@ -172,13 +193,7 @@ async fn tokens_api_gateway_would_refuse_get_401() {
     let (status, _) = stack.call("GET", "/api/message_groups", Some(&tokens.access_token), None).await;
     assert_eq!(status, 200, "the genuine token works");
 
-    let forge = |mode: &str| {
-        let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/forge_token.py");
-        let out = Command::new(python).args([script, mode, &tokens.access_token]).output().expect("python runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let forge = |mode: &str| forge(mode, &tokens.access_token);
     let other_client_id = dev::ensure_client(&stack.cognito, &stack.local.pool_id, "another-app").await.unwrap();
     let other_client_token = dev::sign_in(&stack.cognito, &other_client_id, "andrew@example.com", LOCAL_PASSWORD)
         .await

@@ -1,5 +1,7 @@
-//! Bearer-token verification as API Gateway's HTTP API JWT authorizer does
-//! it for a Cognito user pool: RS256 signature against the pool's JWKS, `iss`,
+//! Cognito access-token verification, one implementation for every place that
+//! checks a token: the WebSocket API's `$connect` authorizer (a Lambda
+//! function) and the local API (HTTP routes and the local WebSocket). It
+//! checks what API Gateway's HTTP API JWT authorizer checks for a user pool: RS256 signature against the pool's JWKS, `iss`,
 //! `exp`, `nbf` and `iat` (not in the future), the audience (`aud`, or
 //! `client_id` when there is no `aud`, as API Gateway reads them) in the
 //! allowed list; and `token_use` = `access` (the deployed authorizer requires
@@ -22,8 +24,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
+use crate::config::ConfigError;
+
 /// What a token must satisfy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifierSettings {
     /// `https://cognito-idp.<region>.amazonaws.com/<pool id>` (moto issues the same).
     pub issuer: String,
@@ -33,7 +37,40 @@ pub struct VerifierSettings {
     pub jwks_url: String,
 }
 
-/// Why a request is refused with 401. Logged by kind, never with the token.
+impl VerifierSettings {
+    /// A Cognito user pool on AWS: its issuer and its public JWKS.
+    pub fn cognito(region: &str, user_pool_id: &str, audiences: Vec<String>) -> Self {
+        let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}");
+        VerifierSettings { jwks_url: format!("{issuer}/.well-known/jwks.json"), issuer, audiences }
+    }
+
+    /// From a Lambda function's environment: `USER_POOL_ID`,
+    /// `USER_POOL_CLIENT_ID` (comma-separated ids), `AWS_REGION`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).ok_or(ConfigError {
+                name,
+                value: String::new(),
+                why: "required: the token verifier needs it",
+            })
+        };
+        let region = required("AWS_REGION")?;
+        let pool = required("USER_POOL_ID")?;
+        let clients = required("USER_POOL_CLIENT_ID")?;
+        let audiences: Vec<String> =
+            clients.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+        if !pool.contains('_') || audiences.is_empty() {
+            return Err(ConfigError { name: "USER_POOL_ID", value: pool, why: "expected <region>_<id>" });
+        }
+        Ok(Self::cognito(&region, &pool, audiences))
+    }
+}
+
+/// Why a token is refused. Logged by kind, never with the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
     MissingToken,
@@ -53,6 +90,12 @@ pub type Claims = Map<String, Value>;
 
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
 pub struct Verifier {
     settings: VerifierSettings,
     keys: RwLock<Option<(Instant, Arc<JwkSet>)>>,
@@ -69,19 +112,15 @@ const KEYS_LIFETIME: Duration = Duration::from_secs(3600);
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 impl Verifier {
-    pub fn new(settings: VerifierSettings) -> Result<Self, String> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Verifier {
+    pub fn new(settings: VerifierSettings) -> Self {
+        let https =
+            hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
+        Verifier {
             settings,
             keys: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(()),
             http: Client::builder(TokioExecutor::new()).build(https),
-        })
+        }
     }
 
     /// Verifies an `Authorization` header value; the claims on success.
@@ -186,38 +225,23 @@ impl Verifier {
     }
 }
 
-/// Claims as API Gateway passes them: every value a string (numbers and
-/// booleans printed, arrays as `[a b]`).
-pub fn stringify_claims(claims: &Claims) -> Map<String, Value> {
-    claims
-        .iter()
-        .map(|(k, v)| {
-            let s = match v {
-                Value::String(s) => s.clone(),
-                Value::Array(items) => {
-                    let parts: Vec<String> =
-                        items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect();
-                    format!("[{}]", parts.join(" "))
-                }
-                other => other.to_string(),
-            };
-            (k.clone(), Value::String(s))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn claims_become_strings_as_api_gateway_passes_them() {
-        let claims: Claims =
-            serde_json::from_str(r#"{"sub":"abc","exp":1700000000,"admin":true,"groups":["a","b"]}"#).unwrap();
-        let s = stringify_claims(&claims);
-        assert_eq!(s["sub"], "abc");
-        assert_eq!(s["exp"], "1700000000");
-        assert_eq!(s["admin"], "true");
-        assert_eq!(s["groups"], "[a b]");
+    fn settings_come_from_the_functions_environment() {
+        let env = |name: &str| match name {
+            "AWS_REGION" => Some("eu-west-1".to_owned()),
+            "USER_POOL_ID" => Some("eu-west-1_Abc".to_owned()),
+            "USER_POOL_CLIENT_ID" => Some("one, two".to_owned()),
+            _ => None,
+        };
+        let s = VerifierSettings::from_lookup(env).unwrap();
+        assert_eq!(s.issuer, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc");
+        assert_eq!(s.jwks_url, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc/.well-known/jwks.json");
+        assert_eq!(s.audiences, ["one", "two"]);
+        let missing = VerifierSettings::from_lookup(|n| if n == "USER_POOL_ID" { None } else { env(n) });
+        assert_eq!(missing.unwrap_err().name, "USER_POOL_ID");
     }
 }

@@ -1,0 +1,16 @@
+//! Fed by the table's stream (filtered to new messages) — a thin adapter over
+//! `cruddur_core::realtime::Delivery`: posts each message to both members'
+//! open WebSocket connections and reports the records it could not deliver.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+use cruddur_core::realtime::Delivery;
+use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    cruddur_core::telemetry::init();
+    // Built once per process: the DynamoDB and management API clients.
+    let delivery = Delivery::from_env().await?;
+    run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(delivery.handle(event.payload).await) })).await
+}

@@ -1,0 +1,161 @@
+//! Realtime delivery end to end with real WebSocket clients: the local
+//! WebSocket API (the authorizer's and routes' code), DynamoDB Local's stream
+//! into the delivery code, which posts through the management API's SDK
+//! client to the local `@connections` endpoint.
+
+use std::time::Duration;
+
+use cruddur_core::domain::{Handle, UserUuid};
+use cruddur_devkit::seed::MESSAGE_GROUP_UUID;
+use cruddur_devkit::socket::Socket;
+use serde_json::{json, Value};
+
+use super::Stack;
+
+/// Long enough for a frame through the stream poller (50 ms here).
+const ARRIVES_WITHIN: Duration = Duration::from_secs(5);
+/// How long a connection that must get nothing is watched.
+const NOTHING_WITHIN: Duration = Duration::from_millis(1500);
+
+impl Stack {
+    async fn socket(&self, handle: &str) -> Socket {
+        let token = self.token(handle).await.access_token;
+        Socket::connect(&self.api.ws, Some(&token)).await.unwrap_or_else(|status| panic!("{handle}: refused {status}"))
+    }
+
+    async fn uuid_of(&self, handle: &str) -> UserUuid {
+        self.store.user_by_handle(&Handle::parse(handle).unwrap()).await.unwrap().expect("a seed user").uuid
+    }
+
+    /// Open connection records in the table (all users).
+    async fn connection_records(&self) -> Vec<Value> {
+        let items = self.store.scan_all().await.unwrap();
+        items.into_iter().filter(|i| i["pk"].as_str().is_some_and(|pk| pk.starts_with("CONN#"))).collect()
+    }
+
+    async fn send(&self, from: &str, body: Value) -> Value {
+        let token = self.token(from).await.access_token;
+        let (status, sent) = self.call("POST", "/api/messages", Some(&token), Some(body)).await;
+        assert_eq!(status, 200, "{sent}");
+        sent
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_members_see_a_message_the_moment_it_is_sent_and_nobody_else_does() {
+    let stack = super::start("rt-members").await;
+    let mut bayko = stack.socket("bayko").await;
+    let mut andrew_tab1 = stack.socket("andrewbrown").await;
+    let mut andrew_tab2 = stack.socket("andrewbrown").await;
+    let mut londo = stack.socket("londo").await;
+    assert_eq!(stack.connection_records().await.len(), 4, "each connection is recorded under its user");
+
+    let sent = stack
+        .send(
+            "andrewbrown",
+            json!({"message": "Live from the Babylon 5 station", "message_group_uuid": MESSAGE_GROUP_UUID}),
+        )
+        .await;
+
+    let event = bayko.next_event(ARRIVES_WITHIN).await.expect("the recipient gets the message");
+    assert_eq!(event["type"], "message");
+    assert_eq!(event["uuid"], sent["uuid"]);
+    assert_eq!(event["message"], "Live from the Babylon 5 station");
+    assert_eq!(event["handle"], "andrewbrown");
+    assert_eq!(event["display_name"], "Andrew Brown");
+    assert_eq!(event["created_at"], sent["created_at"]);
+    assert_eq!(event["message_group_uuid"], MESSAGE_GROUP_UUID);
+    // The recipient's new counts, as the counter route gives them.
+    let bayko_token = stack.token("bayko").await.access_token;
+    let (_, counter) = stack.call("GET", "/api/messages/counter", Some(&bayko_token), None).await;
+    assert_eq!(event["unread"], counter, "the event carries the recipient's counts");
+    assert!(event["unread"]["count"].as_u64().unwrap() >= 1);
+
+    // The sender's other tabs too (without counts: theirs did not grow).
+    for tab in [&mut andrew_tab1, &mut andrew_tab2] {
+        let event = tab.next_event(ARRIVES_WITHIN).await.expect("the sender's tab gets it");
+        assert_eq!(event["uuid"], sent["uuid"]);
+        assert_eq!(event["message_group_uuid"], MESSAGE_GROUP_UUID);
+        assert!(event.get("unread").is_none(), "{event}");
+    }
+    // A third user, connected all along, gets nothing.
+    assert_eq!(londo.next_event(NOTHING_WITHIN).await, None, "londo is not in the message group");
+
+    // A reply goes the other way; a new message group reaches its new member.
+    let reply =
+        stack.send("bayko", json!({"message": "Which season?", "message_group_uuid": MESSAGE_GROUP_UUID})).await;
+    let event = andrew_tab1.next_event(ARRIVES_WITHIN).await.expect("the reply arrives");
+    assert_eq!((event["uuid"].clone(), event["handle"].clone()), (reply["uuid"].clone(), json!("bayko")));
+    let started = stack.send("londo", json!({"message": "Hello Andrew", "handle": "andrewbrown"})).await;
+    let event = andrew_tab2.next_event(ARRIVES_WITHIN).await.expect("reply, then the new group's first message");
+    assert_eq!(event["uuid"], reply["uuid"]);
+    let event = andrew_tab2.next_event(ARRIVES_WITHIN).await.expect("the new group's first message");
+    assert_eq!(event["uuid"], started["uuid"]);
+    assert_eq!(event["message_group_uuid"], started["message_group_uuid"]);
+    let andrew_token = stack.token("andrewbrown").await.access_token;
+    let (_, counter) = stack.call("GET", "/api/messages/counter", Some(&andrew_token), None).await;
+    assert_eq!(event["unread"], counter, "andrew's counts, londo's message included");
+    let own = bayko.next_event(ARRIVES_WITHIN).await.expect("bayko's own reply reaches bayko's tab");
+    assert_eq!(own["uuid"], reply["uuid"]);
+    assert_eq!(bayko.next_event(NOTHING_WITHIN).await, None, "bayko is not in londo's group");
+
+    // A clean close runs $disconnect: the record goes at once.
+    londo.close().await;
+    let andrew = stack.uuid_of("andrewbrown").await;
+    let londo_uuid = stack.uuid_of("londo").await;
+    let records = stack.connection_records().await;
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(records.iter().all(|r| r["pk"] != format!("CONN#{londo_uuid}")));
+    assert_eq!(records.iter().filter(|r| r["pk"] == format!("CONN#{andrew}")).count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_without_a_valid_access_token_are_refused_before_anything_is_stored() {
+    let stack = super::start("rt-refused").await;
+    let tokens = stack.token("andrewbrown").await;
+    let forged_expired = super::forge("expired", &tokens.access_token);
+    let cases = [
+        ("no token", None, 401),
+        ("an ID token", Some(tokens.id_token.clone()), 403),
+        ("an expired access token", Some(forged_expired), 403),
+        ("garbage", Some("not.a.jwt".to_owned()), 403),
+    ];
+    for (what, token, status) in cases {
+        let refused = Socket::connect(&stack.api.ws, token.as_deref()).await.err();
+        assert_eq!(refused, Some(status), "{what}");
+    }
+    assert_eq!(stack.connection_records().await, Vec::<Value>::new(), "nothing stored for a refused connection");
+    // The genuine token is let in.
+    let socket = Socket::connect(&stack.api.ws, Some(&tokens.access_token)).await;
+    assert!(socket.is_ok(), "the access token is accepted");
+    assert_eq!(stack.connection_records().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_vanished_without_closing_is_removed_on_the_next_delivery() {
+    let stack = super::start("rt-gone").await;
+    let andrew = stack.uuid_of("andrewbrown").await;
+    let mut staying = stack.socket("andrewbrown").await;
+    let vanishing = stack.socket("andrewbrown").await;
+    assert_eq!(stack.connection_records().await.len(), 2);
+    vanishing.vanish();
+    // The local gateway notices the dropped TCP connection; the record stays
+    // ($disconnect never ran), as on AWS for a client that lost its network.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stack.connection_records().await.len(), 2, "no $disconnect for a vanished client");
+
+    let sent = stack.send("bayko", json!({"message": "Still there?", "message_group_uuid": MESSAGE_GROUP_UUID})).await;
+    let event = staying.next_event(ARRIVES_WITHIN).await.expect("the open tab still gets it");
+    assert_eq!(event["uuid"], sent["uuid"]);
+    // The post to the vanished one answered 410 Gone: its record is removed.
+    let mut records = stack.connection_records().await;
+    for _ in 0..50 {
+        if records.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        records = stack.connection_records().await;
+    }
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["pk"], format!("CONN#{andrew}"));
+}
