@@ -4,12 +4,17 @@
 
 use std::collections::BTreeSet;
 
+use cruddur_core::auth::{Verifier, VerifierSettings};
+use cruddur_core::domain::{Timestamp, UserUuid};
+use cruddur_core::realtime::{self, Delivery};
 use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
 use cruddur_devkit::events::{self, events_dir, ApiEvent, Expectation, Expected};
 use cruddur_devkit::fixtures::{fresh_store, item_count, sample, seeded_store};
 use cruddur_devkit::seed::MESSAGES;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
+use lambda_http::aws_lambda_events::iam::IamPolicyEffect;
 use serde_json::{json, Value};
 
 fn keys(v: &Value) -> BTreeSet<&str> {
@@ -88,6 +93,52 @@ async fn every_sample_event_gets_the_contract_answer() {
                     }
                     (outcome, expected) => panic!("{name}: expected {expected:?}, got {outcome:?}"),
                 }
+            }
+            "websocket-authorizer.json" => {
+                // The sample's token is not a JWT: refused before any key is
+                // fetched (tools/local-api's e2e tests allow real ones).
+                let settings = VerifierSettings::cognito("us-east-1", "us-east-1_CRUDDUR01", vec!["client".into()]);
+                let verifier = Verifier::new(settings);
+                let answer =
+                    realtime::authorize(&verifier, &store, serde_json::from_str(&text).unwrap()).await.unwrap();
+                let effect = &answer.policy_document.statement[0].effect;
+                let got = if matches!(effect, IamPolicyEffect::Allow) { Expected::Allowed } else { Expected::Denied };
+                assert_eq!(&got, expected, "{name}");
+                let sample: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(json!(answer.policy_document.statement[0].resource), json!([sample["methodArn"]]));
+                assert_eq!(item_count(&store).await, item_count(&seeded_store().await).await, "nothing stored");
+            }
+            "websocket-connect.json" | "websocket-disconnect.json" => {
+                let event: ApiGatewayWebsocketProxyRequest = serde_json::from_str(&text).unwrap();
+                let user =
+                    UserUuid::parse(event.request_context.authorizer.fields["user_uuid"].as_str().unwrap()).unwrap();
+                let connect: ApiGatewayWebsocketProxyRequest = serde_json::from_str(
+                    &std::fs::read_to_string(events_dir().join("websocket-connect.json")).unwrap(),
+                )
+                .unwrap();
+                let connected = realtime::connect(&store, connect).await;
+                assert_eq!(connected.status_code, 200);
+                assert_eq!(store.connections_of(user, Timestamp::now()).await.unwrap().len(), 1, "recorded");
+                if name == "websocket-disconnect.json" {
+                    let answer = realtime::disconnect(&store, event).await;
+                    assert_eq!(Expected::Status(answer.status_code as u16), *expected, "{name}");
+                    assert!(store.connections_of(user, Timestamp::now()).await.unwrap().is_empty(), "removed");
+                } else {
+                    assert_eq!(Expected::Status(connected.status_code as u16), *expected, "{name}");
+                }
+            }
+            "deliver-messages.json" => {
+                // Nobody is connected: nothing is posted (the endpoint is never called).
+                let client = aws_sdk_apigatewaymanagement::Client::from_conf(
+                    aws_sdk_apigatewaymanagement::Config::builder()
+                        .behavior_version_latest()
+                        .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+                        .endpoint_url("http://127.0.0.1:9")
+                        .build(),
+                );
+                let answer = Delivery::new(store.clone(), client).handle(serde_json::from_str(&text).unwrap()).await;
+                let got = if answer.batch_item_failures.is_empty() { Expected::Delivered } else { Expected::Refused };
+                assert_eq!(&got, expected, "{name}: {answer:?}");
             }
             _ => {
                 let a = app.call(ApiEvent::sample(name)).await;

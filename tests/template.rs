@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cruddur_core::api::ROUTES;
+use cruddur_core::realtime;
 use cruddur_core::store::MESSAGES_TABLE;
 use serde_yaml_ng::Value;
 
@@ -87,8 +88,19 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
     assert_eq!(names, ["DDB_MESSAGE_TABLE", "AWS_ENDPOINT_URL_DYNAMODB"]);
     assert_eq!(tag(&vars["DDB_MESSAGE_TABLE"]), Some(("Ref".into(), "MessagesTable".into())));
     assert_eq!(tag(&vars["AWS_ENDPOINT_URL_DYNAMODB"]), Some(("Ref".into(), "AWS::NoValue".into())));
+    // Only the realtime functions add variables: the pool the authorizer
+    // checks tokens of, and where the delivery posts to.
     for (binary, (name, r)) in functions_by_binary(&t) {
-        assert!(r["Properties"]["Environment"].is_null(), "{binary}: {name} adds no variables of its own");
+        let own: Vec<&str> = r["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .map(|m| m.keys().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let expected: &[&str] = match binary.as_str() {
+            "websocket-authorizer" => &["USER_POOL_ID", "USER_POOL_CLIENT_ID"],
+            "deliver-messages" => &["WEBSOCKET_ENDPOINT"],
+            _ => &[],
+        };
+        assert_eq!(own, expected, "{binary}: {name}'s own variables");
     }
     // Each function logs to its own group, with a retention.
     for (binary, (name, r)) in functions_by_binary(&t) {
@@ -120,6 +132,10 @@ fn every_contract_route_is_routed_to_its_function_behind_the_jwt_authorizer() {
     for (binary, (name, r)) in functions_by_binary(&t) {
         let Some(events) = r["Properties"]["Events"].as_mapping() else { continue };
         for (_, event) in events {
+            if binary == "deliver-messages" {
+                assert_eq!(event["Type"], "DynamoDB", "{name}: the table's stream only");
+                continue;
+            }
             assert_eq!(event["Type"], "HttpApi", "{name}");
             let p = &event["Properties"];
             assert_eq!(tag(&p["ApiId"]), Some(("Ref".into(), "HttpApi".into())), "{name}");
@@ -141,8 +157,19 @@ fn every_sample_event_is_listed_with_the_function_that_receives_it() {
     let by_binary = functions_by_binary(&t);
     for e in cruddur_devkit::events::expectations() {
         let sample = cruddur_devkit::events::sample_json(&e.event);
+        let websocket_route = sample["requestContext"]["routeKey"].as_str();
         let binary = match sample["routeKey"].as_str() {
             Some(route) => ROUTES.iter().find(|(r, _)| *r == route).map(|(_, b)| *b).expect("a contract route"),
+            None if sample["type"] == "REQUEST" && websocket_route == Some("$connect") => {
+                websocket_function(&t, "WebSocketAuthorizer", "AuthorizerUri")
+            }
+            None if websocket_route == Some("$connect") => {
+                websocket_function(&t, "ConnectIntegration", "IntegrationUri")
+            }
+            None if websocket_route == Some("$disconnect") => {
+                websocket_function(&t, "DisconnectIntegration", "IntegrationUri")
+            }
+            None if sample["Records"][0]["eventSource"] == "aws:dynamodb" => "deliver-messages",
             None => match sample["triggerSource"].as_str() {
                 Some("PreSignUp_SignUp") => "pre-sign-up",
                 Some("PostConfirmation_ConfirmSignUp") => "post-confirmation",
@@ -220,7 +247,44 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], bool)] = &[
     ("mark-read", &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], false),
     ("pre-sign-up", &["dynamodb:ConditionCheckItem", "dynamodb:PutItem"], false),
     ("post-confirmation", &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], false),
+    // The token's sub -> the user.
+    ("websocket-authorizer", &["dynamodb:GetItem"], false),
+    ("websocket-connect", &["dynamodb:PutItem"], false),
+    ("websocket-disconnect", &["dynamodb:DeleteItem"], false),
+    // Group row, connections, unread totals; a gone connection is deleted.
+    ("deliver-messages", &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query"], false),
 ];
+
+/// Statements beyond the table: (binary, actions, resource). Only the
+/// delivery reads the stream and posts to connections, of this API's stage.
+const OTHER_GRANTS: &[(&str, &[&str], &str)] = &[
+    (
+        "deliver-messages",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
+    (
+        "deliver-messages",
+        &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+        "GetAtt MessagesTable.StreamArn",
+    ),
+];
+
+/// The binary of the function a WebSocket resource's `uri_field` invokes.
+fn websocket_function(t: &Value, resource: &str, uri_field: &str) -> &'static str {
+    let (kind, uri) = tag(&resources(t)[resource]["Properties"][uri_field]).expect("a !Sub URI");
+    assert_eq!(kind, "Sub");
+    for (logical, binary) in [
+        ("WebSocketAuthorizerFunction", "websocket-authorizer"),
+        ("WebSocketConnectFunction", "websocket-connect"),
+        ("WebSocketDisconnectFunction", "websocket-disconnect"),
+    ] {
+        if uri.contains(&format!("${{{logical}.Arn}}/invocations")) {
+            return binary;
+        }
+    }
+    panic!("{resource} invokes no WebSocket function: {uri}")
+}
 
 #[test]
 fn every_function_has_exactly_the_dynamodb_actions_it_uses_on_this_table_only() {
@@ -232,27 +296,45 @@ fn every_function_has_exactly_the_dynamodb_actions_it_uses_on_this_table_only() 
         let policies = r["Properties"]["Policies"].as_sequence().expect("inline policies");
         let mut granted = BTreeSet::new();
         let mut resources_seen = BTreeSet::new();
+        let mut others = BTreeSet::new();
         for policy in policies {
             let statements = policy["Statement"].as_sequence().expect("statement policies only, no managed templates");
             for s in statements {
                 assert_eq!(s["Effect"], "Allow");
-                for a in strings(&s["Action"]) {
+                let actions = strings(&s["Action"]);
+                for a in &actions {
                     assert!(!a.contains('*'), "{name}: no wildcard actions ({a})");
-                    granted.insert(a);
                 }
                 let res = match &s["Resource"] {
                     Value::Sequence(seq) => seq.clone(),
                     one => vec![one.clone()],
                 };
-                for r in res {
-                    let described = match tag(&r) {
+                let described: Vec<String> = res
+                    .iter()
+                    .map(|r| match tag(r) {
                         Some((kind, target)) => format!("{kind} {target}"),
-                        None => panic!("{name}: resource {r:?} is not this table"),
-                    };
-                    resources_seen.insert(described);
+                        None => panic!("{name}: resource {r:?} is not this stack's"),
+                    })
+                    .collect();
+                let on_table = described
+                    .iter()
+                    .all(|d| d == "GetAtt MessagesTable.Arn" || d.starts_with("Sub ${MessagesTable.Arn}/index/"));
+                if on_table {
+                    granted.extend(actions);
+                    resources_seen.extend(described);
+                } else {
+                    for d in described {
+                        others.insert((actions.clone(), d));
+                    }
                 }
             }
         }
+        let expected_others: BTreeSet<(Vec<String>, String)> = OTHER_GRANTS
+            .iter()
+            .filter(|(b, _, _)| b == binary)
+            .map(|(_, actions, resource)| (actions.iter().map(|a| (*a).to_owned()).collect(), (*resource).to_owned()))
+            .collect();
+        assert_eq!(others, expected_others, "{name}: nothing beyond the table but these");
         let expected: BTreeSet<String> = actions.iter().map(|a| (*a).to_owned()).collect();
         assert_eq!(granted, expected, "{name}: the minimal set");
         let mut expected_resources = BTreeSet::from(["GetAtt MessagesTable.Arn".to_owned()]);
@@ -323,7 +405,7 @@ fn the_shipped_crates_depend_on_nothing_that_does_not_ship() {
         }
         shipped.push(name);
     }
-    assert_eq!(shipped.len(), 9, "the core and eight functions: {shipped:?}");
+    assert_eq!(shipped.len(), 13, "the core and twelve functions: {shipped:?}");
     assert!(!root().join("shared/src/seed.rs").exists(), "seed data lives in tools/devkit");
 }
 
@@ -340,4 +422,80 @@ fn the_handle_cannot_be_changed_after_sign_up() {
     assert_eq!(handle["Required"], Value::Bool(true));
     let client = &resources(&t)["UserPoolClient"]["Properties"];
     assert!(strings(&client["WriteAttributes"]).contains(&"preferred_username".to_owned()));
+}
+
+/// The WebSocket API: `$connect` behind the REQUEST authorizer reading the
+/// token from the query string, `$disconnect`, each to its function with
+/// API Gateway allowed to invoke it from this API only; the table's stream
+/// (new images) into the delivery, filtered to new messages by the core's
+/// pattern, reporting partial batch failures, posting to this API's stage.
+#[test]
+fn the_websocket_api_authorizes_connect_and_the_stream_feeds_the_delivery() {
+    let t = template();
+    let r = resources(&t);
+    assert_eq!(r["WebSocketApi"]["Properties"]["ProtocolType"], "WEBSOCKET");
+    let authorizer = &r["WebSocketAuthorizer"]["Properties"];
+    assert_eq!(authorizer["AuthorizerType"], "REQUEST");
+    assert_eq!(
+        strings(&authorizer["IdentitySource"]),
+        [format!("route.request.querystring.{}", realtime::TOKEN_PARAMETER)]
+    );
+    assert_eq!(websocket_function(&t, "WebSocketAuthorizer", "AuthorizerUri"), "websocket-authorizer");
+
+    let route = |name: &str| r[name]["Properties"].clone();
+    let connect = route("ConnectRoute");
+    assert_eq!(connect["RouteKey"], "$connect");
+    assert_eq!(connect["AuthorizationType"], "CUSTOM");
+    assert_eq!(tag(&connect["AuthorizerId"]), Some(("Ref".into(), "WebSocketAuthorizer".into())));
+    assert_eq!(tag(&connect["Target"]), Some(("Sub".into(), "integrations/${ConnectIntegration}".into())));
+    assert_eq!(websocket_function(&t, "ConnectIntegration", "IntegrationUri"), "websocket-connect");
+    let disconnect = route("DisconnectRoute");
+    assert_eq!(disconnect["RouteKey"], "$disconnect");
+    assert_eq!(tag(&disconnect["Target"]), Some(("Sub".into(), "integrations/${DisconnectIntegration}".into())));
+    assert_eq!(websocket_function(&t, "DisconnectIntegration", "IntegrationUri"), "websocket-disconnect");
+    let routes: Vec<&String> =
+        r.iter().filter(|(_, v)| v["Type"] == "AWS::ApiGatewayV2::Route").map(|(k, _)| k).collect();
+    assert_eq!(routes.len(), 2, "no route but $connect and $disconnect: {routes:?}");
+
+    for (permission, function, source) in [
+        ("WebSocketAuthorizerPermission", "WebSocketAuthorizerFunction", "/authorizers/${WebSocketAuthorizer}"),
+        ("WebSocketConnectPermission", "WebSocketConnectFunction", "/*/$connect"),
+        ("WebSocketDisconnectPermission", "WebSocketDisconnectFunction", "/*/$disconnect"),
+    ] {
+        let p = &r[permission]["Properties"];
+        assert_eq!(p["Principal"], "apigateway.amazonaws.com");
+        assert_eq!(tag(&p["FunctionName"]), Some(("GetAtt".into(), format!("{function}.Arn"))));
+        let (_, arn) = tag(&p["SourceArn"]).expect("a source ARN");
+        assert!(arn.ends_with(&format!(":${{WebSocketApi}}{source}")), "{permission}: {arn}");
+    }
+
+    // The stream: new images, into the delivery only.
+    let table = &r["MessagesTable"]["Properties"];
+    assert_eq!(table["StreamSpecification"]["StreamViewType"], MESSAGES_TABLE.stream_view);
+    let functions = functions_by_binary(&t);
+    let (_, deliver) = &functions["deliver-messages"];
+    let events = deliver["Properties"]["Events"].as_mapping().expect("events");
+    assert_eq!(events.len(), 1);
+    let (_, event) = events.iter().next().unwrap();
+    assert_eq!(event["Type"], "DynamoDB");
+    let p = &event["Properties"];
+    assert_eq!(tag(&p["Stream"]), Some(("GetAtt".into(), "MessagesTable.StreamArn".into())));
+    assert_eq!(strings(&p["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    let filters = p["FilterCriteria"]["Filters"].as_sequence().expect("filters");
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+    let core: serde_json::Value = serde_json::from_str(realtime::STREAM_FILTER_PATTERN).unwrap();
+    assert_eq!(pattern, core, "the template's filter is the core's");
+    assert_eq!(pattern["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"], cruddur_core::store::MESSAGE_PREFIX);
+    for (binary, (name, r)) in &functions {
+        if binary != "deliver-messages" {
+            assert!(
+                r["Properties"]["Events"].as_mapping().is_none_or(|e| e.values().all(|e| e["Type"] != "DynamoDB")),
+                "{name} reads no stream"
+            );
+        }
+    }
+    let (_, endpoint) = tag(&deliver["Properties"]["Environment"]["Variables"]["WEBSOCKET_ENDPOINT"]).unwrap();
+    assert_eq!(endpoint, "https://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${WebSocketStage}");
+    assert_eq!(tag(&r["WebSocketStage"]["Properties"]["ApiId"]), Some(("Ref".into(), "WebSocketApi".into())));
 }
