@@ -6,6 +6,7 @@
 mod capacity;
 mod figures;
 mod proxy;
+mod realtime;
 mod runtime_api;
 mod scaling;
 
@@ -49,6 +50,17 @@ struct Args {
     /// profile gives the same units).
     #[arg(long)]
     capacity_only: bool,
+    /// Also measure realtime delivery over this many messages (needs the
+    /// local Cognito too, and the cruddur-local-api binary beside this one).
+    #[arg(long, default_value_t = 0)]
+    realtime: usize,
+    /// Only the realtime measurement.
+    #[arg(long)]
+    realtime_only: bool,
+    /// How often the local stream is read (Lambda's event source mapping
+    /// polls a shard four times a second).
+    #[arg(long, default_value_t = 250)]
+    realtime_poll_ms: u64,
 }
 
 /// One function under test.
@@ -90,6 +102,25 @@ async fn main() {
                 .into(),
         )
     });
+    let realtime = if args.realtime > 0 || args.realtime_only {
+        let local_api = std::env::current_exe()
+            .map(|exe| exe.with_file_name("cruddur-local-api"))
+            .unwrap_or_else(|e| fail(format!("cannot find this program: {e}")));
+        let messages = if args.realtime > 0 { args.realtime } else { 200 };
+        eprintln!("measuring realtime delivery ({messages} messages)");
+        let section = realtime::run(&local_api, messages, args.realtime_poll_ms)
+            .await
+            .unwrap_or_else(|e| fail(format!("realtime: {e}")));
+        println!("{section}");
+        std::fs::create_dir_all(&args.out).unwrap_or_else(|e| fail(format!("{}: {e}", args.out.display())));
+        let _ = std::fs::write(args.out.join("realtime.md"), &section);
+        if args.realtime_only {
+            return;
+        }
+        Some(section)
+    } else {
+        None
+    };
     let (config, _) = seeded_table(&endpoint).await;
     let table = config.table.clone();
     let proxy = proxy::start(&endpoint).await.unwrap_or_else(|e| fail(format!("proxy: {e}")));
@@ -126,7 +157,11 @@ async fn main() {
             scaling::run(&cruddur_devkit::engines::local_store(&patient, &endpoint).await, &args.scaling).await;
     }
     std::fs::create_dir_all(&args.out).unwrap_or_else(|e| fail(format!("{}: {e}", args.out.display())));
-    let markdown = report.markdown();
+    let mut markdown = report.markdown();
+    if let Some(section) = realtime {
+        markdown.push('\n');
+        markdown.push_str(&section);
+    }
     println!("{markdown}");
     let _ = std::fs::write(args.out.join("results.md"), &markdown);
     let _ = std::fs::write(args.out.join("results.json"), report.json().to_string());
