@@ -47,7 +47,7 @@ pub async fn run(local_api: &Path, messages: usize, poll_ms: u64) -> Result<Stri
     let config = Config { table: table.clone(), ..Config::default() };
     let store = local_store(&config, &dynamodb_endpoint()).await;
     let cognito = local_cognito(&config, &cognito_endpoint()).await;
-    let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.map_err(|e| format!("{e}"))?;
+    let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.map_err(|e| e.to_string())?;
     let mut child = Command::new(local_api)
         .args(["--port", "0", "--ws-port", "0", "--stream-poll-ms", &poll_ms.to_string()])
         .envs(engine_env())
@@ -72,7 +72,7 @@ pub async fn run(local_api: &Path, messages: usize, poll_ms: u64) -> Result<Stri
     let sign_in = |email: &'static str| {
         let cognito = cognito.clone();
         let client_id = local.client_id.clone();
-        async move { dev::sign_in(&cognito, &client_id, email, LOCAL_PASSWORD).await.map_err(|e| format!("{e}")) }
+        async move { dev::sign_in(&cognito, &client_id, email, LOCAL_PASSWORD).await.map_err(|e| e.to_string()) }
     };
     let andrew = sign_in("andrew@example.com").await?.access_token;
     let bayko = sign_in("bayko@example.com").await?.access_token;
