@@ -4,7 +4,9 @@
 //! table's stream read as Lambda's event source mapping reads it, the
 //! delivery code posting through the management API's SDK client to the
 //! local WebSocket endpoint). The baseline, measured in the same run, is the
-//! POST's own round trip. Reports only.
+//! POST's own round trip. Sends are spaced by a random pause of up to one
+//! poll interval, so that they land at random moments between polls, as a
+//! user's do. Reports only.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -82,6 +84,10 @@ pub async fn run(local_api: &Path, messages: usize, poll_ms: u64) -> Result<Stri
     let mut round_trips = Vec::with_capacity(messages);
     let mut latencies = Vec::with_capacity(messages);
     for n in 0..messages {
+        // Sends at random moments relative to the stream's polls (sending
+        // right after the previous frame arrived, i.e. right after a poll,
+        // would make every message wait a whole interval).
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=poll_ms))).await;
         let body = json!({"message": format!("bench {n}"), "message_group_uuid": MESSAGE_GROUP_UUID}).to_string();
         let request = hyper::Request::post(format!("{base}/api/messages"))
             .header("authorization", format!("Bearer {andrew}"))
