@@ -29,7 +29,7 @@ async fn stack() -> Stack {
     let proxy = FaultProxy::start(&dynamodb_endpoint()).await;
     let config = Config { table: format!("faults-{}", uuid::Uuid::new_v4().simple()), ..Config::default() };
     let through = local_store(&config, &proxy.url).await;
-    cruddur_core::store::MESSAGES_TABLE.create(through.client(), through.table()).await.unwrap();
+    cruddur_core::store::MESSAGES_TABLE.create_without_stream(through.client(), through.table()).await.unwrap();
     sample_fixture(&through).await;
     let direct = local_store(&config, &dynamodb_endpoint()).await;
     Stack { proxy, app: TestApp::new(through), direct }

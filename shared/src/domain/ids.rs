@@ -80,91 +80,71 @@ uuid_id!(
     "message uuid"
 );
 
-/// The Cognito `sub` claim of the caller: the only source of identity.
-///
-/// Real Cognito subjects are UUIDs; this type accepts any 1-128 character
-/// string of ASCII letters, digits, `-` and `_` so that it can never smuggle a
-/// key separator into a storage key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CognitoSub(String);
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $extra:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl CognitoSub {
-    pub fn parse(s: &str) -> Result<Self, InvalidId> {
-        let ok =
-            !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidId { kind: "Cognito sub" })
+        impl $name {
+            /// 1-128 characters of ASCII letters, digits and the given
+            /// punctuation: never a key separator (`#`).
+            pub fn parse(s: &str) -> Result<Self, InvalidId> {
+                let ok = !s.is_empty()
+                    && s.len() <= 128
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || $extra.contains(&b));
+                if ok {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(InvalidId { kind: $kind })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CognitoSub {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for CognitoSub {
-    type Error = InvalidId;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<CognitoSub> for String {
-    fn from(s: CognitoSub) -> String {
-        s.0
-    }
-}
-
-/// An API Gateway WebSocket connection id (such as `L0SM9cOFvHcCIhw=`):
-/// 1-128 characters of ASCII letters, digits and `+ / = - _`, so that it can
-/// never smuggle a key separator (`#`) into a storage key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ConnectionId(String);
-
-impl ConnectionId {
-    pub fn parse(s: &str) -> Result<Self, InvalidId> {
-        let ok =
-            !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b));
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidId { kind: "connection id" })
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
         }
-    }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(s: $name) -> String {
+                s.0
+            }
+        }
+    };
 }
 
-impl fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_id!(
+    /// The Cognito `sub` claim of the caller: the only source of identity.
+    ///
+    /// Real Cognito subjects are UUIDs; this type accepts any 1-128 character
+    /// string of ASCII letters, digits, `-` and `_` so that it can never smuggle a
+    /// key separator into a storage key.
+    CognitoSub,
+    "Cognito sub",
+    b"-_"
+);
 
-impl TryFrom<String> for ConnectionId {
-    type Error = InvalidId;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<ConnectionId> for String {
-    fn from(s: ConnectionId) -> String {
-        s.0
-    }
-}
+string_id!(
+    /// An API Gateway WebSocket connection id (such as `L0SM9cOFvHcCIhw=`):
+    /// 1-128 characters of ASCII letters, digits and `+ / = - _`.
+    ConnectionId,
+    "connection id",
+    b"+/=-_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::items::{from_item, to_item};
-use super::{keys, meter, sdk_error, Store};
+use super::{all_pages, keys, meter, sdk_error, Store};
 use crate::domain::{ConnectionId, Timestamp, UserUuid};
 use crate::error::Result;
 
@@ -64,9 +64,7 @@ impl Store {
     /// `owner`'s open connections at `now` (records past their lifetime that
     /// TTL has not removed yet are left out): one Query.
     pub async fn connections_of(&self, owner: UserUuid, now: Timestamp) -> Result<Vec<ConnectionId>> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
+        let items = all_pages(|start| async move {
             let out = self
                 .client
                 .query()
@@ -80,16 +78,16 @@ impl Store {
                 .await
                 .map_err(sdk_error)?;
             self.record(out.consumed_capacity.as_ref());
-            for item in out.items.unwrap_or_default() {
-                let connection = from_item::<ConnectionItem>(item)?;
-                if connection.expires_at > now.unix_seconds() {
-                    found.push(connection.connection_id);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
+            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        })
+        .await?;
+        let mut open = Vec::new();
+        for item in items {
+            let connection = from_item::<ConnectionItem>(item)?;
+            if connection.expires_at > now.unix_seconds() {
+                open.push(connection.connection_id);
             }
         }
+        Ok(open)
     }
 }

@@ -75,9 +75,7 @@ impl Store {
     /// Every item of the table as JSON, page by page (operators only: a Scan
     /// reads the whole table).
     pub async fn scan_all(&self) -> Result<Vec<serde_json::Value>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
+        let items = all_pages(|start| async move {
             let out = self
                 .client
                 .scan()
@@ -88,14 +86,10 @@ impl Store {
                 .await
                 .map_err(sdk_error)?;
             self.record(out.consumed_capacity.as_ref());
-            for item in out.items.unwrap_or_default() {
-                items.push(items::from_item::<serde_json::Value>(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        })
+        .await?;
+        items.into_iter().map(items::from_item::<serde_json::Value>).collect()
     }
 
     /// A store for the table and endpoint the environment names (see [`Config`]).
@@ -173,6 +167,25 @@ impl Store {
         Err(Error::unavailable(format!(
             "a transaction kept conflicting with others ({MAX_TRANSACTION_ATTEMPTS} attempts)"
         )))
+    }
+}
+
+/// Every item of a paginated read: `page(start)` reads one page from `start`
+/// and gives its items and the key to go on from (none or empty: the end).
+async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<Item>>
+where
+    F: FnMut(Option<Item>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Item>, Option<Item>)>>,
+{
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let (found, next) = page(start).await?;
+        items.extend(found);
+        match next {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
     }
 }
 

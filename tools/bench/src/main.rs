@@ -171,7 +171,7 @@ async fn main() {
 async fn seeded_table(endpoint: &str) -> (Config, Store) {
     let config = Config { table: format!("bench-{}", uuid::Uuid::new_v4().simple()), ..Config::default() };
     let store = cruddur_devkit::engines::local_store(&config, endpoint).await;
-    if let Err(e) = MESSAGES_TABLE.create(store.client(), store.table()).await {
+    if let Err(e) = MESSAGES_TABLE.create_without_stream(store.client(), store.table()).await {
         fail(format!("cannot create the table: {e}"));
     }
     let options = SeedOptions { extra_message_groups: 0, link_sample_subs: true };
