@@ -270,6 +270,45 @@ const OTHER_GRANTS: &[(&str, &[&str], &str)] = &[
     ),
 ];
 
+/// Every IAM statement a function gets: its SAM `Policies` (statements
+/// only, no managed templates), or those of its own role (`Role: !GetAtt
+/// X.Arn`), which may add nothing but the basic execution role (logs): with
+/// an explicit role SAM attaches no policy of its own.
+fn statements_of(t: &Value, name: &str, function: &Value) -> Vec<Value> {
+    let p = &function["Properties"];
+    let documents: Vec<Value> = match tag(&p["Role"]) {
+        None => p["Policies"].as_sequence().expect("inline policies").clone(),
+        Some((kind, arn)) => {
+            assert_eq!(kind, "GetAtt", "{name}");
+            assert!(p["Policies"].is_null(), "{name}: a role, or SAM policies, not both");
+            let role = &resources(t)[arn.trim_end_matches(".Arn")];
+            assert_eq!(role["Type"], "AWS::IAM::Role", "{name}");
+            let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+            assert_eq!(trust.as_sequence().map(Vec::len), Some(1), "{name}: one trust statement");
+            assert_eq!(trust[0]["Principal"]["Service"], "lambda.amazonaws.com", "{name}: only Lambda assumes it");
+            let managed: Vec<String> = role["Properties"]["ManagedPolicyArns"]
+                .as_sequence()
+                .map(|arns| arns.iter().filter_map(|a| tag(a).map(|(_, v)| v)).collect())
+                .unwrap_or_default();
+            assert_eq!(
+                managed,
+                ["arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+                "{name}: logs only"
+            );
+            role["Properties"]["Policies"]
+                .as_sequence()
+                .expect("inline policies")
+                .iter()
+                .map(|policy| policy["PolicyDocument"].clone())
+                .collect()
+        }
+    };
+    documents
+        .iter()
+        .flat_map(|d| d["Statement"].as_sequence().expect("statement policies only, no managed templates").clone())
+        .collect()
+}
+
 /// The binary of the function a WebSocket resource's `uri_field` invokes.
 fn websocket_function(t: &Value, resource: &str, uri_field: &str) -> &'static str {
     let (kind, uri) = tag(&resources(t)[resource]["Properties"][uri_field]).expect("a !Sub URI");
@@ -293,13 +332,11 @@ fn every_function_has_exactly_the_dynamodb_actions_it_uses_on_this_table_only() 
     assert_eq!(functions.len(), MINIMAL_ACTIONS.len());
     for (binary, actions, uses_index) in MINIMAL_ACTIONS {
         let (name, r) = &functions[*binary];
-        let policies = r["Properties"]["Policies"].as_sequence().expect("inline policies");
         let mut granted = BTreeSet::new();
         let mut resources_seen = BTreeSet::new();
         let mut others = BTreeSet::new();
-        for policy in policies {
-            let statements = policy["Statement"].as_sequence().expect("statement policies only, no managed templates");
-            for s in statements {
+        {
+            for s in statements_of(&t, name, r) {
                 assert_eq!(s["Effect"], "Allow");
                 let actions = strings(&s["Action"]);
                 for a in &actions {
