@@ -6,6 +6,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use cruddur_core::auth::{Verifier, VerifierSettings};
+use cruddur_core::domain::{CognitoSub, ConnectionId, GroupUuid, PageLimit, PageRequest, Timestamp};
+use cruddur_core::realtime::{self, Delivery};
 use cruddur_core::triggers;
 use cruddur_devkit::client::{create_message_event, Answer, TestApp};
 use cruddur_devkit::events;
@@ -72,6 +75,31 @@ async fn logs_carry_the_request_id_but_never_message_text_emails_or_tokens() {
     let refused = post(&app, &a, json!({"message": format!("{secret}\u{0}")})).await;
     assert_eq!(refused.status, 422);
 
+    // Realtime: a $connect with a token in its query string (refused: not a
+    // JWT this pool signed), and the delivery of the reply to the reader's
+    // connection, which fails (nothing listens at the management endpoint)
+    // and logs why.
+    let token = "eyJhbGciOiJSUzI1NiJ9.SECRET-TOKEN.sig";
+    let connection = events::WebSocketConnection { id: "Kx2ZcdzEIAMCJ7A=", domain: "local", source_ip: "127.0.0.1" };
+    let verifier = Verifier::new(VerifierSettings::cognito("us-east-1", "us-east-1_LOGS", vec!["client".into()]));
+    let decision =
+        realtime::authorize(&verifier, &store, events::websocket_authorizer(&connection, Some(token))).await.unwrap();
+    assert!(decision.context.is_null(), "denied: no user in the context");
+    let recipient = store.user_by_cognito_sub(&CognitoSub::parse(&a).unwrap()).await.unwrap().unwrap();
+    store.add_connection(recipient.uuid, &ConnectionId::parse(connection.id).unwrap(), Timestamp::now()).await.unwrap();
+    let group_uuid = GroupUuid::parse(&group).unwrap();
+    let page = PageRequest { limit: PageLimit::new(1).unwrap(), cursor: None };
+    let newest = store.group_messages(group_uuid, page).await.unwrap().items.remove(0);
+    let unreachable = aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    let delivered = Delivery::new(store.clone(), unreachable).deliver(&newest).await;
+    assert!(delivered.is_err(), "the post cannot reach anything");
+
     let logs = captured.text();
     // The capture works and the lines are the ones we expect: JSON, with the
     // route, the request id, the outcome.
@@ -81,6 +109,7 @@ async fn logs_carry_the_request_id_but_never_message_text_emails_or_tokens() {
     assert!(logs.contains("create_message"), "{logs}");
     assert!(logs.contains("message stored"), "{logs}");
     assert!(logs.contains(&group), "ids may be logged");
+    assert!(logs.contains("connect refused") && logs.contains("cannot post to a connection"), "{logs}");
     // And never the private parts.
     for private in [secret, "SECRET-MESSAGE", secret_email, "very.private", "SECRET-TOKEN", "eyJhbGciOiJSUzI1NiJ9"] {
         assert!(!logs.contains(private), "the logs contain {private:?}:\n{logs}");
