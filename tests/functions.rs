@@ -129,13 +129,7 @@ async fn every_sample_event_gets_the_contract_answer() {
             }
             "deliver-messages.json" => {
                 // Nobody is connected: nothing is posted (the endpoint is never called).
-                let client = aws_sdk_apigatewaymanagement::Client::from_conf(
-                    aws_sdk_apigatewaymanagement::Config::builder()
-                        .behavior_version_latest()
-                        .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
-                        .endpoint_url("http://127.0.0.1:9")
-                        .build(),
-                );
+                let client = cruddur_devkit::engines::unreachable_connections();
                 let answer = Delivery::new(store.clone(), client).handle(serde_json::from_str(&text).unwrap()).await;
                 let got = if answer.batch_item_failures.is_empty() { Expected::Delivered } else { Expected::Refused };
                 assert_eq!(&got, expected, "{name}: {answer:?}");

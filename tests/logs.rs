@@ -90,13 +90,7 @@ async fn logs_carry_the_request_id_but_never_message_text_emails_or_tokens() {
     let group_uuid = GroupUuid::parse(&group).unwrap();
     let page = PageRequest { limit: PageLimit::new(1).unwrap(), cursor: None };
     let newest = store.group_messages(group_uuid, page).await.unwrap().items.remove(0);
-    let unreachable = aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
+    let unreachable = cruddur_devkit::engines::unreachable_connections();
     let delivered = Delivery::new(store.clone(), unreachable).deliver(&newest).await;
     assert!(delivered.is_err(), "the post cannot reach anything");
 

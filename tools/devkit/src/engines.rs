@@ -74,3 +74,15 @@ pub async fn local_store(config: &Config, endpoint: &str) -> Store {
 pub async fn local_cognito(config: &Config, endpoint: &str) -> aws_sdk_cognitoidentityprovider::Client {
     aws_sdk_cognitoidentityprovider::Client::new(&local_sdk_config(config, endpoint).await)
 }
+
+/// A management-API client whose endpoint nothing answers (a refused
+/// loopback port): for deliveries that must post nothing, or must fail to.
+pub fn unreachable_connections() -> aws_sdk_apigatewaymanagement::Client {
+    aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    )
+}
