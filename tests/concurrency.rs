@@ -4,22 +4,14 @@
 use std::collections::HashSet;
 
 use cruddur_core::triggers;
-use cruddur_devkit::client::TestApp;
 use cruddur_devkit::events;
-use cruddur_devkit::fixtures::{fresh_store, item_count, sample, sample_fixture, whole_message_group};
-use serde_json::{json, Value};
-
-async fn send(app: &TestApp, sub: &str, body: Value) -> Value {
-    let answer = app.create_message(sub, &body).await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    answer.body
-}
+use cruddur_devkit::fixtures::{fresh_store, item_count, sample, sample_app, whole_message_group};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summaries_show_the_last() {
-    let store = fresh_store().await;
-    sample_fixture(&store).await;
-    let app = std::sync::Arc::new(TestApp::new(store.clone()));
+    let app = std::sync::Arc::new(sample_app().await);
+    let store = app.store.clone();
     let before = store
         .group_messages(cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap(), Default::default())
         .await
@@ -29,10 +21,7 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
         .map(|i| {
             let app = app.clone();
             let sub = if i % 2 == 0 { sample::ANDREW_SUB } else { sample::BAYKO_SUB };
-            tokio::spawn(async move {
-                send(&app, sub, json!({"message": format!("concurrent {i}"), "message_group_uuid": sample::GROUP}))
-                    .await
-            })
+            tokio::spawn(async move { app.reply(sub, &format!("concurrent {i}")).await.ok().body })
         })
         .collect();
     let mut sent = Vec::new();
@@ -54,15 +43,16 @@ async fn a_hundred_concurrent_replies_from_both_members_are_all_stored_and_summa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn twenty_concurrent_new_message_groups_between_the_same_two_users_make_one_group() {
-    let store = fresh_store().await;
-    sample_fixture(&store).await;
-    let app = std::sync::Arc::new(TestApp::new(store.clone()));
-    let londo = cruddur_devkit::seed::LONDO.sample_sub;
+    let app = std::sync::Arc::new(sample_app().await);
+    let store = app.store.clone();
+    let londo = sample::LONDO_SUB;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let app = app.clone();
             let (sub, to) = if i % 2 == 0 { (sample::ANDREW_SUB, "londo") } else { (londo, "andrewbrown") };
-            tokio::spawn(async move { send(&app, sub, json!({"message": format!("hello {i}"), "handle": to})).await })
+            tokio::spawn(async move {
+                app.create_message(sub, &json!({"message": format!("hello {i}"), "handle": to})).await.ok().body
+            })
         })
         .collect();
     let mut groups = HashSet::new();
@@ -141,5 +131,8 @@ async fn concurrent_sign_ups_of_one_handle_let_exactly_one_through() {
     assert_eq!(item_count(&store).await, 3);
     // And the handle stays taken for everyone else.
     let late = triggers::pre_sign_up(&store, events::pre_sign_up("racer", "Late", "late@example.com")).await;
-    assert!(late.is_err());
+    assert_eq!(
+        late.expect_err("the handle is taken").to_string(),
+        "The handle racer is already taken. Please choose another one."
+    );
 }

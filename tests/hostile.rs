@@ -1,18 +1,11 @@
 //! Hostile callers: a third user after someone else's message group, a body
 //! that claims to be someone else, requests without usable identity.
 
-use cruddur_devkit::client::{create_message_event, message_groups_event, messages_event, users_short_event, TestApp};
+use cruddur_devkit::client::{create_message_event, message_groups_event, messages_event, users_short_event};
 use cruddur_devkit::events::ApiEvent;
-use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, sample_fixture};
+use cruddur_devkit::fixtures::sample::LONDO_SUB;
+use cruddur_devkit::fixtures::{handle, item_count, sample, sample_app};
 use serde_json::json;
-
-const LONDO_SUB: &str = cruddur_devkit::seed::LONDO.sample_sub;
-
-async fn app() -> TestApp {
-    let store = fresh_store().await;
-    sample_fixture(&store).await;
-    TestApp::new(store)
-}
 
 /// One request for each route (a create-message that continues andrewbrown's
 /// message group with bayko).
@@ -27,7 +20,7 @@ fn every_route() -> [ApiEvent; 4] {
 
 #[tokio::test]
 async fn a_third_user_cannot_read_reply_or_page_into_a_message_group_or_learn_its_members() {
-    let app = app().await;
+    let app = sample_app().await;
 
     // By uuid.
     let answer = app.list_messages(LONDO_SUB, sample::GROUP, "").await;
@@ -48,7 +41,7 @@ async fn a_third_user_cannot_read_reply_or_page_into_a_message_group_or_learn_it
 
 #[tokio::test]
 async fn a_body_that_names_a_sender_is_ignored() {
-    let app = app().await;
+    let app = sample_app().await;
     let bayko = app.store.user_by_handle(&handle("bayko")).await.unwrap().unwrap();
     let forged = json!({
         "message": "I am totally bayko", "message_group_uuid": sample::GROUP,
@@ -69,7 +62,7 @@ async fn a_body_that_names_a_sender_is_ignored() {
 
 #[tokio::test]
 async fn requests_without_a_usable_identity_get_the_contracts_answer_on_every_route() {
-    let app = app().await;
+    let app = sample_app().await;
     let unknown = uuid::Uuid::new_v4().to_string();
     let routes = every_route();
     let before = item_count(&app.store).await;
@@ -93,7 +86,7 @@ async fn requests_without_a_usable_identity_get_the_contracts_answer_on_every_ro
 /// reach a handler's data, on any route: only access tokens authorise calls.
 #[tokio::test]
 async fn an_id_token_or_a_token_without_token_use_is_refused_on_every_route() {
-    let app = app().await;
+    let app = sample_app().await;
     let routes = every_route();
     let before = item_count(&app.store).await;
     for event in routes {
@@ -108,7 +101,8 @@ async fn an_id_token_or_a_token_without_token_use_is_refused_on_every_route() {
             assert_eq!(answer.pair(), (401, json!(["generic_401"])), "{route} with token_use {token_use:?}");
         }
         // The same caller with an access token gets through.
-        assert_ne!(app.call(event.clone().caller(Some(sample::ANDREW_SUB))).await.status, 401, "{route}");
+        let through = app.call(event.clone().caller(Some(sample::ANDREW_SUB))).await;
+        assert_eq!(through.status, 200, "{route}: {through:?}");
     }
     assert_eq!(item_count(&app.store).await, before + 1, "only the access token's message was stored");
 }

@@ -5,43 +5,23 @@
 use std::sync::Arc;
 
 use cruddur_core::domain::{GroupUuid, IdempotencyKey, NewMessage, Recipient, Timestamp};
-use cruddur_core::{Config, Store};
-use cruddur_devkit::client::{create_message_event, Answer, TestApp};
-use cruddur_devkit::engines::{dynamodb_endpoint, local_store};
-use cruddur_devkit::faults::{Fault, FaultProxy};
-use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, sample_fixture, text, whole_message_group};
+use cruddur_devkit::client::{reply, TestApp};
+use cruddur_devkit::faults::{Fault, FaultStack};
+use cruddur_devkit::fixtures::sample::LONDO_SUB;
+use cruddur_devkit::fixtures::{
+    fresh_store, handle, item_count, messages_with_text as count, sample, sample_app, sample_fixture, text,
+    whole_message_group,
+};
 use serde_json::{json, Value};
-
-const LONDO_SUB: &str = cruddur_devkit::seed::LONDO.sample_sub;
-
-async fn app() -> TestApp {
-    let store = fresh_store().await;
-    sample_fixture(&store).await;
-    TestApp::new(store)
-}
-
-fn reply(text: &str) -> Value {
-    json!({"message": text, "message_group_uuid": sample::GROUP})
-}
-
-async fn send(app: &TestApp, sub: &str, key: &str, body: &Value) -> Answer {
-    app.call(create_message_event().caller(Some(sub)).json_body(body).header("Idempotency-Key", key)).await
-}
-
-/// How many messages of the sample group have `text`.
-async fn count(store: &Store, text: &str) -> usize {
-    let group = GroupUuid::parse(sample::GROUP).unwrap();
-    whole_message_group(store, group).await.iter().filter(|m| m.text.as_str() == text).count()
-}
 
 #[tokio::test]
 async fn the_same_key_twice_stores_one_message_and_answers_the_same_body() {
-    let app = app().await;
-    let first = send(&app, sample::ANDREW_SUB, "retry-1", &reply("only once")).await;
+    let app = sample_app().await;
+    let first = app.create_message_with_key(sample::ANDREW_SUB, "retry-1", &reply("only once")).await;
     assert_eq!(first.status, 200, "{first:?}");
     assert!(!first.replayed);
     let items = item_count(&app.store).await;
-    let again = send(&app, sample::ANDREW_SUB, "retry-1", &reply("only once")).await;
+    let again = app.create_message_with_key(sample::ANDREW_SUB, "retry-1", &reply("only once")).await;
     assert_eq!((again.status, &again.body), (200, &first.body), "the first answer, again");
     assert!(again.replayed, "marked Idempotent-Replayed");
     assert_eq!(count(&app.store, "only once").await, 1);
@@ -50,13 +30,13 @@ async fn the_same_key_twice_stores_one_message_and_answers_the_same_body() {
 
 #[tokio::test]
 async fn a_repeated_start_of_a_message_group_creates_one_group_and_one_message() {
-    let app = app().await;
+    let app = sample_app().await;
     let body = json!({"message": "Hello Londo", "handle": "londo"});
-    let first = send(&app, sample::ANDREW_SUB, "start-1", &body).await;
+    let first = app.create_message_with_key(sample::ANDREW_SUB, "start-1", &body).await;
     assert_eq!(first.status, 200, "{first:?}");
     let group = first.body["message_group_uuid"].as_str().expect("a new group's uuid").to_owned();
     let items = item_count(&app.store).await;
-    let again = send(&app, sample::ANDREW_SUB, "start-1", &body).await;
+    let again = app.create_message_with_key(sample::ANDREW_SUB, "start-1", &body).await;
     assert_eq!((again.status, &again.body), (200, &first.body));
     assert_eq!(item_count(&app.store).await, items, "no second group, message or record");
     let messages = whole_message_group(&app.store, GroupUuid::parse(&group).unwrap()).await;
@@ -67,7 +47,7 @@ async fn a_repeated_start_of_a_message_group_creates_one_group_and_one_message()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_requests_with_one_key_store_one_message() {
-    let app = Arc::new(app().await);
+    let app = Arc::new(sample_app().await);
     for (round, body) in
         [reply("all at once"), json!({"message": "all at once, new", "handle": "londo"})].into_iter().enumerate()
     {
@@ -75,7 +55,7 @@ async fn twenty_concurrent_requests_with_one_key_store_one_message() {
         let tasks: Vec<_> = (0..20)
             .map(|_| {
                 let (app, key, body) = (app.clone(), key.clone(), body.clone());
-                tokio::spawn(async move { send(&app, sample::ANDREW_SUB, &key, &body).await })
+                tokio::spawn(async move { app.create_message_with_key(sample::ANDREW_SUB, &key, &body).await })
             })
             .collect();
         let mut answers = Vec::new();
@@ -98,25 +78,25 @@ async fn twenty_concurrent_requests_with_one_key_store_one_message() {
 
 #[tokio::test]
 async fn the_same_key_for_another_request_is_refused_and_writes_nothing() {
-    let app = app().await;
-    assert_eq!(send(&app, sample::ANDREW_SUB, "k", &reply("first")).await.status, 200);
+    let app = sample_app().await;
+    assert_eq!(app.create_message_with_key(sample::ANDREW_SUB, "k", &reply("first")).await.status, 200);
     let items = item_count(&app.store).await;
     for other in [reply("second"), json!({"message": "first", "handle": "londo"})] {
-        let a = send(&app, sample::ANDREW_SUB, "k", &other).await;
+        let a = app.create_message_with_key(sample::ANDREW_SUB, "k", &other).await;
         assert_eq!(a.pair(), (422, json!(["idempotency_key_reused"])), "{other}");
     }
     assert_eq!(item_count(&app.store).await, items);
     assert_eq!(count(&app.store, "second").await, 0);
     // Whitespace the body parser trims is the same request.
-    let same = send(&app, sample::ANDREW_SUB, "k", &reply("  first ")).await;
+    let same = app.create_message_with_key(sample::ANDREW_SUB, "k", &reply("  first ")).await;
     assert_eq!(same.status, 200, "{same:?}");
 }
 
 #[tokio::test]
 async fn keys_belong_to_their_caller() {
-    let app = app().await;
-    let a = send(&app, sample::ANDREW_SUB, "shared-key", &reply("from andrew")).await;
-    let b = send(&app, sample::BAYKO_SUB, "shared-key", &reply("from andrew")).await;
+    let app = sample_app().await;
+    let a = app.create_message_with_key(sample::ANDREW_SUB, "shared-key", &reply("from andrew")).await;
+    let b = app.create_message_with_key(sample::BAYKO_SUB, "shared-key", &reply("from andrew")).await;
     assert_eq!((a.status, b.status), (200, 200));
     assert!(!b.replayed, "bayko's key is not andrew's");
     assert_ne!(a.body["uuid"], b.body["uuid"]);
@@ -126,21 +106,24 @@ async fn keys_belong_to_their_caller() {
 
 #[tokio::test]
 async fn malformed_keys_are_refused_before_anything_is_written() {
-    let app = app().await;
+    let app = sample_app().await;
     let items = item_count(&app.store).await;
     let long = "k".repeat(256);
     for key in ["", long.as_str(), "tab\there", "caf\u{e9}"] {
-        let a = send(&app, sample::ANDREW_SUB, key, &reply("never")).await;
+        let a = app.create_message_with_key(sample::ANDREW_SUB, key, &reply("never")).await;
         assert_eq!(a.pair(), (400, json!(["invalid_idempotency_key"])), "{key:?}");
     }
     assert_eq!(item_count(&app.store).await, items);
     // 255 characters is the longest key.
-    assert_eq!(send(&app, sample::ANDREW_SUB, &"k".repeat(255), &reply("longest key")).await.status, 200);
+    assert_eq!(
+        app.create_message_with_key(sample::ANDREW_SUB, &"k".repeat(255), &reply("longest key")).await.status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn without_a_key_every_request_is_a_new_message_as_before() {
-    let app = app().await;
+    let app = sample_app().await;
     for _ in 0..2 {
         let a = app.create_message(sample::ANDREW_SUB, &reply("no key")).await;
         assert_eq!(a.status, 200);
@@ -174,21 +157,15 @@ async fn a_key_is_remembered_for_a_day() {
 /// message that was stored, which is stored once.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_answer_then_a_retry_with_the_key_stores_one_message() {
-    let proxy = FaultProxy::start(&dynamodb_endpoint()).await;
-    let config = Config { table: format!("idem-{}", uuid::Uuid::new_v4().simple()), ..Config::default() };
-    let through = local_store(&config, &proxy.url).await;
-    cruddur_core::store::MESSAGES_TABLE.create_without_stream(through.client(), through.table()).await.unwrap();
-    sample_fixture(&through).await;
-    let direct = local_store(&config, &dynamodb_endpoint()).await;
-    let app = TestApp::new(through);
+    let FaultStack { proxy, app, direct, .. } = FaultStack::start().await;
     for (key, body) in
         [("lost-reply", reply("answer lost")), ("lost-start", json!({"message": "answer lost", "handle": "londo"}))]
     {
         proxy.inject(Fault::DropAfter, None, Some("TransactWriteItems"));
-        let lost = send(&app, sample::ANDREW_SUB, key, &body).await;
+        let lost = app.create_message_with_key(sample::ANDREW_SUB, key, &body).await;
         proxy.heal();
         assert_eq!(lost.pair(), (503, json!(["generic_503"])), "{key}");
-        let retry = send(&app, sample::ANDREW_SUB, key, &body).await;
+        let retry = app.create_message_with_key(sample::ANDREW_SUB, key, &body).await;
         assert_eq!(retry.status, 200, "{key}: {retry:?}");
         assert!(retry.replayed, "{key}: the stored message, not a new one");
         let group = retry.body["message_group_uuid"].as_str().unwrap_or(sample::GROUP);
@@ -197,4 +174,39 @@ async fn a_lost_answer_then_a_retry_with_the_key_stores_one_message() {
         assert_eq!(mine.len(), 1, "{key}: stored once");
         assert_eq!(json!(mine[0].uuid.to_string()), retry.body["uuid"], "{key}");
     }
+}
+
+/// The recipient's unread counts move with the message, once: a repeat of a
+/// keyed send (answered from the key's record) and a retry after a lost
+/// answer never count the message twice, in the group row or the totals.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_key_is_never_counted_twice() {
+    let s = FaultStack::start().await;
+    async fn counter(app: &TestApp) -> Value {
+        app.message_counter(sample::BAYKO_SUB).await.ok().body
+    }
+    async fn unread_row(app: &TestApp) -> Value {
+        let groups = app.list_message_groups(sample::BAYKO_SUB, "").await.ok().body;
+        groups.as_array().unwrap().iter().find(|g| g["uuid"] == sample::GROUP).unwrap()["unread"].clone()
+    }
+    // bayko has read everything in the fixture.
+    s.app.mark_read(sample::BAYKO_SUB, sample::GROUP).await.ok();
+    assert_eq!(counter(&s.app).await, json!({"count": 0, "conversations": 0}));
+    let first = s.app.create_message_with_key(sample::ANDREW_SUB, "count-once", &reply("counted once")).await.ok();
+    for _ in 0..3 {
+        let again = s.app.create_message_with_key(sample::ANDREW_SUB, "count-once", &reply("counted once")).await;
+        assert_eq!((again.status, again.replayed, &again.body), (200, true, &first.body));
+    }
+    assert_eq!(counter(&s.app).await, json!({"count": 1, "conversations": 1}));
+    assert_eq!(unread_row(&s.app).await, json!(1));
+    // The answer lost after the commit, then the retry with the key.
+    s.proxy.inject(Fault::DropAfter, None, Some("TransactWriteItems"));
+    let lost = s.app.create_message_with_key(sample::ANDREW_SUB, "lost-once", &reply("lost, counted once")).await;
+    s.proxy.heal();
+    assert_eq!(lost.pair(), (503, json!(["generic_503"])));
+    let retry = s.app.create_message_with_key(sample::ANDREW_SUB, "lost-once", &reply("lost, counted once")).await;
+    assert_eq!((retry.status, retry.replayed), (200, true), "{retry:?}");
+    assert_eq!(counter(&s.app).await, json!({"count": 2, "conversations": 1}));
+    assert_eq!(unread_row(&s.app).await, json!(2));
+    assert_eq!(count(&s.direct, "lost, counted once").await, 1);
 }

@@ -104,7 +104,10 @@ pub async fn run(local_api: &Path, messages: usize, poll_ms: u64) -> Result<Stri
         }
         let sent: Value = serde_json::from_slice(&answer).map_err(|e| e.to_string())?;
         loop {
-            let event = socket.next_event(Duration::from_secs(10)).await.ok_or(format!("message {n} never arrived"))?;
+            let event = socket
+                .next_event(Duration::from_secs(10))
+                .await
+                .map_err(|why| format!("message {n} never arrived: {why:?}"))?;
             if event["uuid"] == sent["uuid"] {
                 break;
             }

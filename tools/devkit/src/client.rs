@@ -23,6 +23,13 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// This answer, after checking it is a 200 (the failure shows it whole).
+    #[track_caller]
+    pub fn ok(self) -> Answer {
+        assert_eq!(self.status, 200, "expected 200: {self:?}");
+        self
+    }
+
     /// `(status, body)`, for one-line assertions.
     pub fn pair(&self) -> (u16, Value) {
         (self.status, self.body.clone())
@@ -89,6 +96,16 @@ impl TestApp {
         self.call(create_message_event().caller(Some(sub)).json_body(body)).await
     }
 
+    /// POST /api/messages as `sub` with this JSON body and `Idempotency-Key: key`.
+    pub async fn create_message_with_key(&self, sub: &str, key: &str, body: &Value) -> Answer {
+        self.call(create_message_event().caller(Some(sub)).json_body(body).header("Idempotency-Key", key)).await
+    }
+
+    /// POST /api/messages as `sub`: a reply of `text` in the sample message group.
+    pub async fn reply(&self, sub: &str, text: &str) -> Answer {
+        self.create_message(sub, &reply(text)).await
+    }
+
     /// GET /api/messages/counter as `sub`.
     pub async fn message_counter(&self, sub: &str) -> Answer {
         self.call(ApiEvent::sample("message-counter.json").caller(Some(sub))).await
@@ -103,6 +120,11 @@ impl TestApp {
     pub async fn users_short(&self, sub: &str, handle: &str) -> Answer {
         self.call(users_short_event(handle).caller(Some(sub))).await
     }
+}
+
+/// The body of a reply of `text` in the sample message group.
+pub fn reply(text: &str) -> Value {
+    serde_json::json!({"message": text, "message_group_uuid": crate::fixtures::sample::GROUP})
 }
 
 /// GET /api/messages/{group}, from the sample event.

@@ -2,8 +2,10 @@
 //!
 //! Faults: throttling (400 ThrottlingException), server errors (500), a
 //! connection dropped before the request reaches the server, a connection
-//! dropped after the server applied it (the answer is lost), slow answers,
-//! and the two answers DynamoDB gives concurrent transactions, which DynamoDB
+//! dropped after the server applied it (the answer is lost), a request held
+//! before it reaches the server (never applied if its client gives up
+//! first), a request applied at once whose answer is held (applied whether
+//! or not its client waits for it), and the two answers DynamoDB gives concurrent transactions, which DynamoDB
 //! Local never gives (it applies transactions one at a time): a
 //! TransactWriteItems cancelled for `TransactionConflict`, and
 //! `TransactionInProgressException`.
@@ -20,6 +22,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
+use cruddur_core::{Config, Store};
+
+use crate::client::TestApp;
+use crate::engines::{dynamodb_endpoint, local_store};
+use crate::fixtures::{sample_fixture, test_config};
 use crate::net::{read_body, serve, HttpResponse, Upstream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +37,22 @@ pub enum Fault {
     DropBefore,
     /// Forward, then close the connection without the answer.
     DropAfter,
-    /// Wait this long, then forward.
+    /// Hold the request this long, then forward it. A client that gives up
+    /// first closes the connection, and the request is never forwarded:
+    /// nothing is applied.
     Slow(Duration),
+    /// Forward at once (the engine applies it), then hold the answer this
+    /// long: applied whether or not the client is still waiting.
+    LateAnswer(Duration),
     /// Cancel a TransactWriteItems as DynamoDB does when another transaction
     /// holds one of its items: `TransactionCanceledException`, the last item
     /// `TransactionConflict`, the others `None`. Nothing is applied.
     Conflict,
+    /// Cancel a TransactWriteItems as DynamoDB does when the condition of its
+    /// first item failed (`ConditionalCheckFailed`, without the item; the
+    /// others `None`), as if another writer had just changed that item.
+    /// Nothing is applied.
+    ConditionFailed,
     /// `TransactionInProgressException`: a transaction with this
     /// ClientRequestToken is still being applied. Nothing is applied.
     InProgress,
@@ -44,6 +61,8 @@ pub enum Fault {
 #[derive(Debug, Clone, Default)]
 struct Plan {
     fault: Option<Fault>,
+    /// How many more matching requests pass untouched before the fault starts.
+    skip: usize,
     /// How many more matching requests get the fault (None: all of them).
     remaining: Option<usize>,
     /// Only requests whose X-Amz-Target ends with this (e.g. "TransactWriteItems").
@@ -78,7 +97,13 @@ impl FaultProxy {
 
     /// Inject `fault` into the next `count` matching requests (None: all).
     pub fn inject(&self, fault: Fault, count: Option<usize>, only: Option<&'static str>) {
-        *self.state.plan.lock().unwrap() = Plan { fault: Some(fault), remaining: count, only };
+        self.inject_after(0, fault, count, only);
+    }
+
+    /// Let the next `skip` matching requests through, then inject `fault`
+    /// into the `count` after them (None: all).
+    pub fn inject_after(&self, skip: usize, fault: Fault, count: Option<usize>, only: Option<&'static str>) {
+        *self.state.plan.lock().unwrap() = Plan { fault: Some(fault), skip, remaining: count, only };
     }
 
     pub fn heal(&self) {
@@ -95,7 +120,8 @@ impl FaultProxy {
         std::mem::take(&mut *self.state.seen.lock().unwrap())
     }
 
-    /// Waits until requests the proxy still holds (slow ones) are done.
+    /// Waits until requests the proxy still holds (slow ones) are done, and
+    /// the forwards of those it let through have landed.
     pub async fn settle(&self) {
         for _ in 0..600 {
             if *self.state.in_flight.lock().unwrap() == 0 {
@@ -112,17 +138,30 @@ fn dynamodb_error(status: StatusCode, kind: &str) -> HttpResponse {
     dynamodb_answer(status, kind, body)
 }
 
-/// DynamoDB's answer to a transaction of `items` items cancelled because the
-/// last one conflicts with another transaction.
-fn conflict(items: usize) -> HttpResponse {
+/// DynamoDB's answer to a transaction of `items` items cancelled because one
+/// of them (the last for a conflict, the first for a failed condition) could
+/// not be applied.
+fn cancelled(items: usize, code: &'static str) -> HttpResponse {
     let kind = "TransactionCanceledException";
-    let codes: Vec<&str> =
-        (0..items.max(1)).map(|i| if i + 1 == items.max(1) { "TransactionConflict" } else { "None" }).collect();
+    let n = items.max(1);
+    let codes: Vec<&str> = (0..n)
+        .map(|i| {
+            let culprit = if code == "TransactionConflict" { n - 1 } else { 0 };
+            if i == culprit {
+                code
+            } else {
+                "None"
+            }
+        })
+        .collect();
     let reasons: Vec<serde_json::Value> = codes
         .iter()
         .map(|code| match *code {
             "None" => serde_json::json!({"Code": "None"}),
-            _ => serde_json::json!({"Code": code, "Message": "Transaction is ongoing for the item"}),
+            "TransactionConflict" => {
+                serde_json::json!({"Code": code, "Message": "Transaction is ongoing for the item"})
+            }
+            _ => serde_json::json!({"Code": code, "Message": "The conditional request failed"}),
         })
         .collect();
     let body = serde_json::json!({
@@ -141,28 +180,36 @@ fn dynamodb_answer(status: StatusCode, kind: &str, body: String) -> HttpResponse
     response
 }
 
+/// Counts a request (or a forward) in flight until dropped: a client that
+/// gives up closes the connection, and hyper then drops the handler mid-way.
+struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn new(state: &Arc<State>) -> Self {
+        *state.in_flight.lock().unwrap() += 1;
+        InFlight(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut n) = self.0.in_flight.lock() {
+            *n -= 1;
+        }
+    }
+}
+
 async fn handle(
     (state, upstream): (Arc<State>, Upstream),
     _peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, std::io::Error> {
-    // Counted down on drop too: a client that gives up closes the
-    // connection, and hyper then drops this future mid-way.
-    struct InFlight<'a>(&'a State);
-    impl Drop for InFlight<'_> {
-        fn drop(&mut self) {
-            if let Ok(mut n) = self.0.in_flight.lock() {
-                *n -= 1;
-            }
-        }
-    }
-    *state.in_flight.lock().unwrap() += 1;
-    let _in_flight = InFlight(&state);
+    let _in_flight = InFlight::new(&state);
     handle_inner(&state, &upstream, request).await
 }
 
 async fn handle_inner(
-    state: &State,
+    state: &Arc<State>,
     upstream: &Upstream,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, std::io::Error> {
@@ -172,7 +219,11 @@ async fn handle_inner(
     let fault = {
         let mut plan = state.plan.lock().unwrap();
         let matches = plan.fault.is_some() && plan.only.is_none_or(|o| target.ends_with(o));
-        let active = matches && plan.remaining.is_none_or(|n| n > 0);
+        let skipped = matches && plan.skip > 0;
+        if skipped {
+            plan.skip -= 1;
+        }
+        let active = matches && !skipped && plan.remaining.is_none_or(|n| n > 0);
         if active {
             if let Some(n) = plan.remaining.as_mut() {
                 *n -= 1;
@@ -195,22 +246,73 @@ async fn handle_inner(
         }
         Some(Fault::DropBefore) => return Err(std::io::Error::other("injected: connection dropped")),
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
-        Some(Fault::Conflict) => {
+        Some(fault @ (Fault::Conflict | Fault::ConditionFailed)) => {
             let items = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
                 .unwrap_or(1);
-            return Ok(conflict(items));
+            let code = if fault == Fault::Conflict { "TransactionConflict" } else { "ConditionalCheckFailed" };
+            return Ok(cancelled(items, code));
         }
         Some(Fault::InProgress) => {
             return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "TransactionInProgressException"))
         }
-        Some(Fault::DropAfter) | None => {}
+        Some(Fault::DropAfter) | Some(Fault::LateAnswer(_)) | None => {}
     }
 
-    let response = upstream.forward(parts, body).await.map_err(std::io::Error::other)?;
-    if fault == Some(Fault::DropAfter) {
-        return Err(std::io::Error::other("injected: answer lost"));
+    // Once forwarded, a request reaches the engine whatever its client does
+    // meanwhile (its own task outlives this handler).
+    let upstream = upstream.clone();
+    let forwarding = InFlight::new(state);
+    let forwarded = tokio::spawn(async move {
+        let _forwarding = forwarding;
+        upstream.forward(parts, body).await
+    });
+    let response = forwarded.await.map_err(std::io::Error::other)?.map_err(std::io::Error::other)?;
+    match fault {
+        Some(Fault::DropAfter) => Err(std::io::Error::other("injected: answer lost")),
+        Some(Fault::LateAnswer(d)) => {
+            tokio::time::sleep(d).await;
+            Ok(response)
+        }
+        _ => Ok(response),
     }
-    Ok(response)
+}
+
+/// The reliability tests' stack: a fresh table with the sample fixture,
+/// reached through a [`FaultProxy`]; the functions' app over it; and a store
+/// straight to the engine, for checking what was written.
+pub struct FaultStack {
+    pub proxy: FaultProxy,
+    /// Through the proxy.
+    pub app: TestApp,
+    /// Straight to the engine.
+    pub direct: Store,
+    /// The budgets the app's client runs with.
+    pub config: Config,
+}
+
+impl FaultStack {
+    /// With the tests' generous time budgets ([`test_config`]): the injected
+    /// faults decide each outcome, never the machine's load.
+    pub async fn start() -> FaultStack {
+        Self::with_budgets(test_config()).await
+    }
+
+    /// With `budgets`' SDK time budgets and attempts (its table name is
+    /// replaced by a fresh one): for the tests about the budgets themselves.
+    pub async fn with_budgets(budgets: Config) -> FaultStack {
+        let config = Config { table: test_config().table, ..budgets };
+        let proxy = FaultProxy::start(&dynamodb_endpoint()).await;
+        let through = local_store(&config, &proxy.url).await;
+        if let Err(e) =
+            cruddur_core::store::MESSAGES_TABLE.create_without_stream(through.client(), through.table()).await
+        {
+            panic!("cannot create a test table through the fault proxy: {e}");
+        }
+        sample_fixture(&through).await;
+        let direct = local_store(&config, &dynamodb_endpoint()).await;
+        proxy.take_requests();
+        FaultStack { proxy, app: TestApp::new(through), direct, config }
+    }
 }

@@ -107,6 +107,7 @@ pub mod sample {
     pub use crate::seed::MESSAGE_GROUP_UUID as GROUP;
     pub const ANDREW_SUB: &str = crate::seed::ANDREW.sample_sub;
     pub const BAYKO_SUB: &str = crate::seed::BAYKO.sample_sub;
+    pub const LONDO_SUB: &str = crate::seed::LONDO.sample_sub;
 }
 
 /// The state the sample events expect: the seed data (andrewbrown, bayko,
@@ -114,6 +115,21 @@ pub mod sample {
 pub async fn sample_fixture(store: &Store) {
     let options = seed::SeedOptions { extra_message_groups: 0, link_sample_subs: true };
     seed::seed(store, Timestamp::now(), options, &|_| {}).await.expect("seed");
+}
+
+/// The functions' app over a fresh table with the sample fixture (the one
+/// app builder of the suites).
+pub async fn sample_app() -> crate::client::TestApp {
+    let store = fresh_store().await;
+    sample_fixture(&store).await;
+    crate::client::TestApp::new(store)
+}
+
+/// How many messages of the sample message group have exactly `text` (read
+/// page by page, no membership check).
+pub async fn messages_with_text(store: &Store, text: &str) -> usize {
+    let group = GroupUuid::parse(sample::GROUP).expect("the sample group's uuid");
+    whole_message_group(store, group).await.iter().filter(|m| m.text.as_str() == text).count()
 }
 
 /// A fresh table with the sample fixture, plus a bayko-londo message group

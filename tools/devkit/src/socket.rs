@@ -9,6 +9,19 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// What a connection did next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// A text frame holding a JSON object.
+    Event(Value),
+    /// Nothing within the time given.
+    Silence,
+    /// A frame that is not an event (not JSON, not an object, binary).
+    Garbage(String),
+    /// The connection ended (a close frame, an error, or the stream's end).
+    Closed(String),
+}
+
 /// An open connection.
 pub struct Socket {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -30,17 +43,73 @@ impl Socket {
         }
     }
 
-    /// The next event pushed (a text frame, as JSON), or `None` when none
-    /// comes within `within` or the connection ends.
-    pub async fn next_event(&mut self, within: Duration) -> Option<Value> {
+    /// What the server does next within `within`: an event (a text frame
+    /// holding JSON), nothing, a frame that is not an event, or the end of
+    /// the connection. Pings and pongs are not events and are passed over.
+    pub async fn next(&mut self, within: Duration) -> Next {
         use futures_util::StreamExt;
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
-            match frame {
-                Message::Text(text) => return serde_json::from_str(text.as_str()).ok(),
-                Message::Close(_) => return None,
-                _ => continue,
+            let frame = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Next::Silence,
+                Ok(None) => return Next::Closed("the stream ended".into()),
+                Ok(Some(Err(e))) => return Next::Closed(e.to_string()),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            return match frame {
+                Message::Text(text) => match serde_json::from_str(text.as_str()) {
+                    Ok(value @ Value::Object(_)) => Next::Event(value),
+                    _ => Next::Garbage(text.as_str().to_owned()),
+                },
+                Message::Close(frame) => Next::Closed(format!("close frame {frame:?}")),
+                Message::Binary(bytes) => Next::Garbage(format!("a binary frame of {} bytes", bytes.len())),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            };
+        }
+    }
+
+    /// The next event, or why there is none (silence, garbage or the end).
+    pub async fn next_event(&mut self, within: Duration) -> Result<Value, Next> {
+        match self.next(within).await {
+            Next::Event(event) => Ok(event),
+            other => Err(other),
+        }
+    }
+
+    /// The first event of each message in `uuids`, in arrival order, within
+    /// `within` in all. Delivery is at least once: a repeat of a message
+    /// already seen is passed over; an event of any other message, garbage,
+    /// or the end of the connection is a failure.
+    pub async fn messages(&mut self, uuids: &[&str], within: Duration) -> Result<Vec<Value>, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut seen: Vec<Value> = Vec::new();
+        while seen.len() < uuids.len() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event =
+                self.next_event(left).await.map_err(|n| format!("waiting for {uuids:?}, got {n:?} after {seen:?}"))?;
+            let uuid = event["uuid"].as_str().unwrap_or_default().to_owned();
+            if seen.iter().any(|e| e["uuid"] == uuid.as_str()) {
+                continue;
+            }
+            if !uuids.contains(&uuid.as_str()) {
+                return Err(format!("an event of another message: {event} (waiting for {uuids:?})"));
+            }
+            seen.push(event);
+        }
+        Ok(seen)
+    }
+
+    /// Checks that nothing at all arrives for `within` (no event, no
+    /// garbage, and the connection stays open), but repeats of the messages
+    /// in `already` (delivery is at least once).
+    pub async fn quiet(&mut self, within: Duration, already: &[&str]) -> Result<(), Next> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Next::Silence => return Ok(()),
+                Next::Event(e) if e["uuid"].as_str().is_some_and(|u| already.contains(&u)) => continue,
+                other => return Err(other),
             }
         }
     }
@@ -49,7 +118,7 @@ impl Socket {
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
         // Read until the server's close frame answers ours.
-        let _ = self.next_event(Duration::from_secs(2)).await;
+        let _ = self.next(Duration::from_secs(5)).await;
     }
 
     /// Drops the connection without a close frame (a laptop that lost its

@@ -24,12 +24,20 @@ struct Api {
     base: String,
     /// The WebSocket API's URL (`ws://127.0.0.1:port`).
     ws: String,
+    /// Everything the process wrote (its logs), kept for a failing test.
+    log: std::path::PathBuf,
 }
 
 impl Drop for Api {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+            eprintln!("the local API's log: {}\n--- its last lines ---\n{tail}\n---", self.log.display());
+        }
     }
 }
 
@@ -47,7 +55,10 @@ async fn start(name: &str) -> Stack {
 /// The stack with extra arguments for the local API.
 async fn start_with(name: &str, args: &[&str]) -> Stack {
     let table = format!("e2e-{name}-{}", uuid::Uuid::new_v4().simple());
-    let config = Config { table: table.clone(), ..Config::default() };
+    // The tests' generous budgets, in the tests' clients and in the API.
+    let config = Config { table: table.clone(), ..cruddur_devkit::fixtures::test_config() };
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{table}.log"));
+    let log_file = std::fs::File::create(&log).expect("the local API's log file");
     let store = local_store(&config, &dynamodb_endpoint()).await;
     let cognito = local_cognito(&config, &cognito_endpoint()).await;
     let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.expect("local set-up");
@@ -62,7 +73,10 @@ async fn start_with(name: &str, args: &[&str]) -> Stack {
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("AWS_REGION", "us-east-1")
+        .env("DDB_OPERATION_TIMEOUT_MS", config.operation_timeout.as_millis().to_string())
+        .env("DDB_ATTEMPT_TIMEOUT_MS", config.attempt_timeout.as_millis().to_string())
         .stdout(Stdio::piped())
+        .stderr(log_file.try_clone().expect("the log file again"))
         .spawn()
         .expect("cruddur-local-api starts");
     let stdout = child.stdout.take().expect("stdout");
@@ -75,7 +89,13 @@ async fn start_with(name: &str, args: &[&str]) -> Stack {
     stdout.read_line(&mut line).expect("a second line");
     let ws = line.trim().rsplit(' ').next().expect("the WebSocket URL").to_owned();
     assert!(ws.starts_with("ws://127.0.0.1:"), "{line}");
-    Stack { api: Api { child, base, ws }, local, cognito, store }
+    // The rest of stdout (the logs) into the file, read as it comes so the
+    // pipe never fills.
+    std::thread::spawn(move || {
+        let mut log_file = log_file;
+        let _ = std::io::copy(&mut stdout, &mut log_file);
+    });
+    Stack { api: Api { child, base, ws, log }, local, cognito, store }
 }
 
 /// A token a real pool never hands out, made from a real one (see
@@ -107,8 +127,21 @@ impl Stack {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (u16, hyper::HeaderMap, Bytes) {
+        self.raw_at(&self.api.base, method, path, token, body, headers).await
+    }
+
+    /// A request to `base` (`http://host:port`) rather than the HTTP API.
+    async fn raw_at(
+        &self,
+        base: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, hyper::HeaderMap, Bytes) {
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-        let mut request = hyper::Request::builder().method(method).uri(format!("{}{path}", self.api.base));
+        let mut request = hyper::Request::builder().method(method).uri(format!("{base}{path}"));
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }

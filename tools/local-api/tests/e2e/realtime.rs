@@ -56,6 +56,14 @@ impl Stack {
     }
 }
 
+/// Whether API Gateway still knows connection `id` (its management API's
+/// GetConnection: 200, or 410 once the connection is gone).
+async fn connection_status(stack: &Stack, id: &str) -> u16 {
+    let http = stack.api.ws.replacen("ws://", "http://", 1);
+    let (status, _, _) = stack.raw_at(&http, "GET", &format!("/@connections/{id}"), None, None, &[]).await;
+    status
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn both_members_see_a_message_the_moment_it_is_sent_and_nobody_else_does() {
     let stack = super::start("rt-members").await;
@@ -71,8 +79,10 @@ async fn both_members_see_a_message_the_moment_it_is_sent_and_nobody_else_does()
             json!({"message": "Live from the Babylon 5 station", "message_group_uuid": MESSAGE_GROUP_UUID}),
         )
         .await;
+    let sent_uuid = sent["uuid"].as_str().unwrap();
 
-    let event = bayko.next_event(ARRIVES_WITHIN).await.expect("the recipient gets the message");
+    let events = bayko.messages(&[sent_uuid], ARRIVES_WITHIN).await.expect("the recipient gets the message");
+    let event = &events[0];
     assert_eq!(event["type"], "message");
     assert_eq!(event["uuid"], sent["uuid"]);
     assert_eq!(event["message"], "Live from the Babylon 5 station");
@@ -82,37 +92,40 @@ async fn both_members_see_a_message_the_moment_it_is_sent_and_nobody_else_does()
     assert_eq!(event["message_group_uuid"], MESSAGE_GROUP_UUID);
     // The recipient's new counts, as the counter route gives them.
     let bayko_token = stack.token("bayko").await.access_token;
-    let (_, counter) = stack.call("GET", "/api/messages/counter", Some(&bayko_token), None).await;
+    let (status, counter) = stack.call("GET", "/api/messages/counter", Some(&bayko_token), None).await;
+    assert_eq!(status, 200, "{counter}");
     assert_eq!(event["unread"], counter, "the event carries the recipient's counts");
     assert!(event["unread"]["count"].as_u64().unwrap() >= 1);
 
     // The sender's other tabs too (without counts: theirs did not grow).
     for tab in [&mut andrew_tab1, &mut andrew_tab2] {
-        let event = tab.next_event(ARRIVES_WITHIN).await.expect("the sender's tab gets it");
-        assert_eq!(event["uuid"], sent["uuid"]);
-        assert_eq!(event["message_group_uuid"], MESSAGE_GROUP_UUID);
-        assert!(event.get("unread").is_none(), "{event}");
+        let events = tab.messages(&[sent_uuid], ARRIVES_WITHIN).await.expect("the sender's tab gets it");
+        assert_eq!(events[0]["message_group_uuid"], MESSAGE_GROUP_UUID);
+        assert!(events[0].get("unread").is_none(), "{}", events[0]);
     }
-    // A third user, connected all along, gets nothing.
-    assert_eq!(londo.next_event(NOTHING_WITHIN).await, None, "londo is not in the message group");
+    // A third user, connected all along, gets nothing, and stays connected.
+    assert_eq!(londo.quiet(NOTHING_WITHIN, &[]).await, Ok(()), "londo is not in the message group");
 
     // A reply goes the other way; a new message group reaches its new member.
     let reply =
         stack.send("bayko", json!({"message": "Which season?", "message_group_uuid": MESSAGE_GROUP_UUID})).await;
-    let event = andrew_tab1.next_event(ARRIVES_WITHIN).await.expect("the reply arrives");
-    assert_eq!((event["uuid"].clone(), event["handle"].clone()), (reply["uuid"].clone(), json!("bayko")));
+    let reply_uuid = reply["uuid"].as_str().unwrap();
+    let events = andrew_tab1.messages(&[reply_uuid], ARRIVES_WITHIN).await.expect("the reply arrives");
+    assert_eq!(events[0]["handle"], "bayko");
     let started = stack.send("londo", json!({"message": "Hello Andrew", "handle": "andrewbrown"})).await;
-    let event = andrew_tab2.next_event(ARRIVES_WITHIN).await.expect("reply, then the new group's first message");
-    assert_eq!(event["uuid"], reply["uuid"]);
-    let event = andrew_tab2.next_event(ARRIVES_WITHIN).await.expect("the new group's first message");
-    assert_eq!(event["uuid"], started["uuid"]);
+    let started_uuid = started["uuid"].as_str().unwrap();
+    let events = andrew_tab2
+        .messages(&[reply_uuid, started_uuid], ARRIVES_WITHIN)
+        .await
+        .expect("the reply and the new group's first message");
+    let event = events.iter().find(|e| e["uuid"] == started_uuid).unwrap();
     assert_eq!(event["message_group_uuid"], started["message_group_uuid"]);
     let andrew_token = stack.token("andrewbrown").await.access_token;
     let (_, counter) = stack.call("GET", "/api/messages/counter", Some(&andrew_token), None).await;
     assert_eq!(event["unread"], counter, "andrew's counts, londo's message included");
-    let own = bayko.next_event(ARRIVES_WITHIN).await.expect("bayko's own reply reaches bayko's tab");
-    assert_eq!(own["uuid"], reply["uuid"]);
-    assert_eq!(bayko.next_event(NOTHING_WITHIN).await, None, "bayko is not in londo's group");
+    let own = bayko.messages(&[reply_uuid], ARRIVES_WITHIN).await.expect("bayko's own reply reaches bayko's tab");
+    assert_eq!(own[0]["handle"], "bayko");
+    assert_eq!(bayko.quiet(NOTHING_WITHIN, &[sent_uuid, reply_uuid]).await, Ok(()), "bayko is not in londo's group");
 
     // A clean close runs $disconnect: the record goes.
     londo.close().await;
@@ -152,16 +165,32 @@ async fn a_client_that_vanished_without_closing_is_removed_on_the_next_delivery(
     let andrew = stack.uuid_of("andrewbrown").await;
     let mut staying = stack.socket("andrewbrown").await;
     let vanishing = stack.socket("andrewbrown").await;
-    assert_eq!(stack.connection_records().await.len(), 2);
+    let records = stack.connection_records().await;
+    assert_eq!(records.len(), 2);
+    let ids: Vec<String> = records.iter().map(|r| r["connection_id"].as_str().unwrap().to_owned()).collect();
     vanishing.vanish();
-    // The local gateway notices the dropped TCP connection; the record stays
-    // ($disconnect never ran), as on AWS for a client that lost its network.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait (up to 10 s) until the local gateway has noticed the dropped TCP
+    // connection: one of the two ids answers 410 to GetConnection.
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        statuses.clear();
+        for id in &ids {
+            statuses.push(connection_status(&stack, id).await);
+        }
+        if statuses.contains(&410) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 410], "the gateway lost one connection, kept the other");
+    // The record stays ($disconnect never ran), as on AWS for a client that
+    // lost its network.
     assert_eq!(stack.connection_records().await.len(), 2, "no $disconnect for a vanished client");
 
     let sent = stack.send("bayko", json!({"message": "Still there?", "message_group_uuid": MESSAGE_GROUP_UUID})).await;
-    let event = staying.next_event(ARRIVES_WITHIN).await.expect("the open tab still gets it");
-    assert_eq!(event["uuid"], sent["uuid"]);
+    let sent_uuid = sent["uuid"].as_str().unwrap();
+    staying.messages(&[sent_uuid], ARRIVES_WITHIN).await.expect("the open tab still gets it");
     // The post to the vanished one answered 410 Gone: its record is removed.
     let records = stack.connection_records_once(1).await;
     assert_eq!(records.len(), 1, "{records:?}");
