@@ -5,17 +5,28 @@
 use std::collections::BTreeSet;
 
 use cruddur_core::auth::{Verifier, VerifierSettings};
-use cruddur_core::domain::{Timestamp, UserUuid};
+use cruddur_core::domain::{ConnectionId, Timestamp, UserUuid};
 use cruddur_core::realtime::{self, Delivery};
 use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
+use cruddur_devkit::connections::ConnectionsStandIn;
 use cruddur_devkit::events::{self, events_dir, ApiEvent, Expectation, Expected};
-use cruddur_devkit::fixtures::{fresh_store, item_count, sample, seeded_store};
+use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, seeded_store};
 use cruddur_devkit::seed::MESSAGES;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
 use lambda_http::aws_lambda_events::iam::IamPolicyEffect;
 use serde_json::{json, Value};
+
+fn group() -> cruddur_core::domain::GroupUuid {
+    cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap()
+}
+
+/// The connection id of `events/websocket-connect.json`.
+fn connect_event_id() -> String {
+    let event = cruddur_devkit::events::sample_json("websocket-connect.json");
+    event["requestContext"]["connectionId"].as_str().unwrap().to_owned()
+}
 
 fn keys(v: &Value) -> BTreeSet<&str> {
     v.as_object().expect("an object").keys().map(String::as_str).collect()
@@ -128,11 +139,49 @@ async fn every_sample_event_gets_the_contract_answer() {
                 }
             }
             "deliver-messages.json" => {
-                // Nobody is connected: nothing is posted (the endpoint is never called).
-                let client = cruddur_devkit::engines::unreachable_connections();
-                let answer = Delivery::new(store.clone(), client).handle(serde_json::from_str(&text).unwrap()).await;
+                // The sample's sender is the user of the sample WebSocket
+                // events (its uuid is theirs, not a seeded one): made a
+                // member of the sample group with bayko, and connected, as
+                // is bayko. The record must be posted to both, bayko's copy
+                // with his counts; londo, connected too, gets nothing.
+                let event: lambda_http::aws_lambda_events::dynamodb::Event = serde_json::from_str(&text).unwrap();
+                assert!(realtime::is_new_message(&event.records[0]), "{name}: a new message");
+                let image = &serde_json::from_str::<Value>(&text).unwrap()["Records"][0]["dynamodb"]["NewImage"];
+                let sender = UserUuid::parse(image["user_uuid"]["S"].as_str().unwrap()).unwrap();
+                let bayko = store.user_by_handle(&handle("bayko")).await.unwrap().unwrap();
+                let londo = store.user_by_handle(&handle("londo")).await.unwrap().unwrap();
+                let mut row = store.message_group(bayko.uuid, group()).await.unwrap().unwrap();
+                row.owner = sender;
+                row.other = bayko.clone();
+                store.import_group_rows(&[row]).await.unwrap();
+                let sender_connection = connect_event_id();
+                for (user, id) in
+                    [(sender, sender_connection.as_str()), (bayko.uuid, "bayko-tab"), (londo.uuid, "londo-tab")]
+                {
+                    store.add_connection(user, &ConnectionId::parse(id).unwrap(), Timestamp::now()).await.unwrap();
+                }
+                let connections = ConnectionsStandIn::start().await;
+                let answer = Delivery::new(store.clone(), connections.client()).handle(event).await;
                 let got = if answer.batch_item_failures.is_empty() { Expected::Delivered } else { Expected::Refused };
                 assert_eq!(&got, expected, "{name}: {answer:?}");
+                let message = image["message_uuid"]["S"].as_str().unwrap().to_owned();
+                let mut to = vec!["bayko-tab".to_owned(), sender_connection];
+                to.sort();
+                assert_eq!(connections.posted(&message), to, "{name}: posted to both members' connections");
+                assert_eq!(connections.posts().len(), 2, "{name}: and to nobody else");
+                for (id, body) in connections.posts() {
+                    assert_eq!(body["message"], "Did you see the new episode?");
+                    assert_eq!(body["message_group_uuid"], sample::GROUP);
+                    let counts = store.unread_counts(bayko.uuid).await.unwrap();
+                    if id == "bayko-tab" {
+                        assert_eq!(
+                            body["unread"],
+                            json!({"count": counts.count, "conversations": counts.conversations})
+                        );
+                    } else {
+                        assert!(body.get("unread").is_none(), "{body}");
+                    }
+                }
             }
             _ => {
                 let a = app.call(ApiEvent::sample(name)).await;

@@ -4,6 +4,7 @@
 //! is process-wide.
 
 mod concurrency;
+mod delivery;
 mod faults;
 mod functions;
 mod hostile;

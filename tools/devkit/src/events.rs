@@ -482,6 +482,33 @@ pub fn stream_batch(records: Vec<EventRecord>) -> StreamEvent {
     event
 }
 
+/// A stream record like `events/deliver-messages.json`'s, of `event_name`
+/// (`INSERT`, `MODIFY`, `REMOVE`) for `item` (plain JSON, as
+/// `Store::scan_all` reads it: strings and numbers), with sequence number
+/// `sequence`: what DynamoDB Streams hands the delivery for that write.
+pub fn stream_record(event_name: &str, item: &Value, sequence: u64) -> EventRecord {
+    fn attribute(v: &Value) -> Value {
+        match v {
+            Value::Number(n) => json!({ "N": n.to_string() }),
+            Value::Bool(b) => json!({ "BOOL": b }),
+            Value::Null => json!({ "NULL": true }),
+            Value::String(s) => json!({ "S": s }),
+            other => json!({ "S": other.to_string() }),
+        }
+    }
+    let image: Map<String, Value> =
+        item.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), attribute(v))).collect()).unwrap_or_default();
+    let keys: Map<String, Value> =
+        image.iter().filter(|(k, _)| *k == "pk" || *k == "sk").map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut record = sample_json("deliver-messages.json")["Records"][0].clone();
+    record["eventID"] = json!(uuid::Uuid::new_v4().simple().to_string());
+    record["eventName"] = json!(event_name);
+    record["dynamodb"]["Keys"] = Value::Object(keys);
+    record["dynamodb"]["NewImage"] = Value::Object(image);
+    record["dynamodb"]["SequenceNumber"] = json!(format!("{sequence:024}"));
+    serde_json::from_value(record).unwrap_or_else(|e| panic!("a stream record: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

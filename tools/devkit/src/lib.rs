@@ -11,9 +11,11 @@
 //! - [`faults`]: the fault-injecting DynamoDB proxy of the reliability tests.
 //! - [`cognito`]: the local user pool's set-up, and tokens.
 //! - [`socket`]: the one WebSocket client.
+//! - [`connections`]: a stand-in of API Gateway's `@connections` API that records posts.
 
 pub mod client;
 pub mod cognito;
+pub mod connections;
 pub mod engines;
 pub mod events;
 pub mod faults;

@@ -1,0 +1,105 @@
+//! A stand-in of API Gateway's `@connections` management API for the
+//! delivery tests: it records every `PostToConnection` (connection id and
+//! body) and answers each connection as told: 200 by default, 410
+//! `GoneException` for a connection that is gone, or any other status.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::events::percent_decode;
+use crate::net::{read_body, serve, HttpResponse};
+
+#[derive(Default)]
+struct State {
+    /// Every post received, in order: (connection id, body as JSON).
+    posts: Mutex<Vec<(String, Value)>>,
+    /// The status each connection answers with (absent: 200).
+    answers: Mutex<HashMap<String, u16>>,
+}
+
+pub struct ConnectionsStandIn {
+    pub url: String,
+    state: Arc<State>,
+}
+
+impl ConnectionsStandIn {
+    pub async fn start() -> ConnectionsStandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let state = Arc::new(State::default());
+        serve(listener, state.clone(), handle);
+        ConnectionsStandIn { url, state }
+    }
+
+    /// Posts to connection `id` answer `status` from now on (410: gone).
+    pub fn answer(&self, id: &str, status: u16) {
+        self.state.answers.lock().unwrap().insert(id.to_owned(), status);
+    }
+
+    /// The posts received so far: (connection id, body).
+    pub fn posts(&self) -> Vec<(String, Value)> {
+        self.state.posts.lock().unwrap().clone()
+    }
+
+    /// The connections that were posted the message with this `uuid`, sorted.
+    pub fn posted(&self, uuid: &str) -> Vec<String> {
+        let mut ids: Vec<String> =
+            self.posts().into_iter().filter(|(_, body)| body["uuid"] == uuid).map(|(id, _)| id).collect();
+        ids.sort();
+        ids
+    }
+
+    /// A management-API client pointed at this stand-in.
+    pub fn client(&self) -> aws_sdk_apigatewaymanagement::Client {
+        aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::Config::builder()
+                .behavior_version_latest()
+                .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
+                    "local", "local", None, None, "stand-in",
+                ))
+                .endpoint_url(&self.url)
+                .build(),
+        )
+    }
+}
+
+fn answer(status: StatusCode, kind: Option<&str>) -> HttpResponse {
+    let body = match kind {
+        Some(kind) => serde_json::json!({ "message": kind }).to_string(),
+        None => "{}".to_owned(),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    if let Some(kind) = kind {
+        response.headers_mut().insert("x-amzn-errortype", kind.parse().unwrap());
+    }
+    response
+}
+
+async fn handle(state: Arc<State>, _peer: SocketAddr, request: Request<Incoming>) -> Result<HttpResponse, String> {
+    let Some(id) = request.uri().path().strip_prefix("/@connections/").map(percent_decode) else {
+        return Ok(answer(StatusCode::NOT_FOUND, Some("NotFoundException")));
+    };
+    let body = read_body(request.into_body()).await;
+    let json = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    state.posts.lock().unwrap().push((id.clone(), json));
+    let status = state.answers.lock().unwrap().get(&id).copied().unwrap_or(200);
+    Ok(match status {
+        200 => answer(StatusCode::OK, None),
+        410 => answer(StatusCode::GONE, Some("GoneException")),
+        429 => answer(StatusCode::TOO_MANY_REQUESTS, Some("LimitExceededException")),
+        other => answer(
+            StatusCode::from_u16(other).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Some("InternalServerErrorException"),
+        ),
+    })
+}
