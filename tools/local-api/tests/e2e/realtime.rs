@@ -196,3 +196,43 @@ async fn a_client_that_vanished_without_closing_is_removed_on_the_next_delivery(
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["pk"], format!("CONN#{andrew}"));
 }
+
+/// The `$connect` authorizer's other two outcomes, through the WebSocket
+/// with a genuine access token: a user whose profile is missing (the
+/// Cognito account exists, its link to a profile does not) is refused with
+/// 403 and nothing is stored; when the table cannot be read at all, the
+/// connection is refused with 500 (fails closed), never let in.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_without_a_profile_is_refused_and_a_table_that_cannot_be_read_refuses_everyone() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = super::start("rt-authorizer").await;
+    let andrew = stack.uuid_of("andrewbrown").await.to_string();
+    let andrew_token = stack.token("andrewbrown").await.access_token;
+    let bayko_token = stack.token("bayko").await.access_token;
+    // Remove andrew's Cognito link: his token stays valid, he has no profile.
+    let items = stack.store.scan_all().await.unwrap();
+    let link = items
+        .iter()
+        .find(|i| i["pk"].as_str().is_some_and(|pk| pk.starts_with("COGNITO#")) && i["user_uuid"] == andrew.as_str())
+        .expect("andrew's Cognito link");
+    stack
+        .store
+        .client()
+        .delete_item()
+        .table_name(stack.store.table())
+        .key("pk", AttributeValue::S(link["pk"].as_str().unwrap().to_owned()))
+        .key("sk", AttributeValue::S(link["sk"].as_str().unwrap().to_owned()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(Socket::connect(&stack.api.ws, Some(&andrew_token)).await.err(), Some(403), "no profile: refused");
+    assert_eq!(stack.connection_records().await, Vec::<Value>::new(), "nothing stored");
+    // bayko still gets in.
+    let socket = Socket::connect(&stack.api.ws, Some(&bayko_token)).await;
+    assert!(socket.is_ok(), "a user with a profile is let in");
+    drop(socket);
+
+    // The table goes away: the authorizer cannot look the user up.
+    stack.store.client().delete_table().table_name(stack.store.table()).send().await.unwrap();
+    assert_eq!(Socket::connect(&stack.api.ws, Some(&bayko_token)).await.err(), Some(500), "fails closed");
+}
