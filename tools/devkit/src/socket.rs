@@ -127,3 +127,57 @@ impl Socket {
         drop(self.stream);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::SinkExt;
+
+    /// A server that sends `frames`, then closes.
+    async fn server(frames: Vec<Message>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+            for frame in frames {
+                socket.send(frame).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let _ = socket.close(None).await;
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn silence_garbage_events_and_closure_are_told_apart() {
+        let url = server(vec![
+            Message::text(r#"{"type":"message","uuid":"a"}"#),
+            Message::text("not json"),
+            Message::text("[1,2]"),
+            Message::binary(vec![1u8, 2, 3]),
+            Message::text(r#"{"type":"message","uuid":"a"}"#),
+        ])
+        .await;
+        let mut socket = Socket::connect(&url, None).await.unwrap();
+        let within = Duration::from_secs(5);
+        assert_eq!(socket.messages(&["a"], within).await.unwrap()[0]["uuid"], "a");
+        assert_eq!(socket.next(within).await, Next::Garbage("not json".into()));
+        assert_eq!(socket.next(within).await, Next::Garbage("[1,2]".into()));
+        assert!(matches!(socket.next(within).await, Next::Garbage(_)));
+        // A repeat of a message already seen is not noise; then silence.
+        assert_eq!(socket.quiet(Duration::from_millis(100), &["a"]).await, Ok(()));
+        assert!(matches!(socket.next(within).await, Next::Closed(_)), "the server closed");
+
+        let url = server(vec![Message::text("garbage")]).await;
+        let mut socket = Socket::connect(&url, None).await.unwrap();
+        assert_eq!(socket.quiet(Duration::from_millis(100), &[]).await, Err(Next::Garbage("garbage".into())));
+        let url = server(vec![Message::text(r#"{"uuid":"b"}"#)]).await;
+        let mut socket = Socket::connect(&url, None).await.unwrap();
+        let other = socket.messages(&["a"], within).await;
+        assert!(other.is_err_and(|e| e.contains("another message")), "an unexpected message fails");
+        let url = server(vec![]).await;
+        let mut socket = Socket::connect(&url, None).await.unwrap();
+        assert!(matches!(socket.quiet(Duration::from_secs(5), &[]).await, Err(Next::Closed(_))), "a close is not silence");
+    }
+}
