@@ -28,7 +28,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
 /// both members' summaries show it.
 async fn stored(store: &Store, text: &str) -> (usize, bool) {
     let group = GroupUuid::parse(sample::GROUP).unwrap();
-    let count = messages_with_text(store, text).await;
+    let count = messages_with_text(store, sample::GROUP, text).await;
     let mut both = true;
     for h in ["andrewbrown", "bayko"] {
         let user = store.user_by_handle(&handle(h)).await.unwrap().unwrap();

@@ -279,27 +279,6 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
     }
 }
 
-/// One signed-in user of the frontend.
-struct Client<'a> {
-    app: &'a TestApp,
-    sub: &'a str,
-}
-
-impl Client<'_> {
-    async fn short(&self, handle: &str) -> Answer {
-        self.app.users_short(self.sub, &format!("@{handle}")).await
-    }
-    async fn groups(&self) -> Answer {
-        self.app.list_message_groups(self.sub, "").await
-    }
-    async fn messages(&self, group: &str) -> Answer {
-        self.app.list_messages(self.sub, group, "").await
-    }
-    async fn post(&self, body: Value) -> Answer {
-        self.app.create_message(self.sub, &body).await
-    }
-}
-
 /// The frontend's whole flow, through the handlers.
 #[tokio::test]
 async fn the_frontends_flow_end_to_end() {
@@ -317,12 +296,9 @@ async fn the_frontends_flow_end_to_end() {
         .await
         .expect("confirmed");
     }
-    let ann = Client { app: &app, sub: &ann_sub };
-    let ben = Client { app: &app, sub: &ben_sub };
-    let eve = Client { app: &app, sub: &eve_sub };
 
     // Ann opens "new message" to ben (any case) and sees who that is.
-    let short = ann.short("ben").await;
+    let short = app.users_short(&ann_sub, "@ben").await;
     assert_eq!(short.status, 200, "{short:?}");
     assert_eq!(
         (short.body["handle"].as_str(), short.body["display_name"].as_str()),
@@ -330,13 +306,13 @@ async fn the_frontends_flow_end_to_end() {
     );
 
     // She starts the message group; the answer tells the frontend where to go.
-    let started = ann.post(json!({"message": "Hi Ben!", "handle": "ben"})).await;
+    let started = app.create_message(&ann_sub, &json!({"message": "Hi Ben!", "handle": "ben"})).await;
     assert_eq!(started.status, 200, "{started:?}");
     let group = started.body["message_group_uuid"].as_str().expect("a new message group's uuid").to_owned();
 
     // Both see the message group, each with the other's name.
-    let ann_groups = ann.groups().await.body;
-    let ben_groups = ben.groups().await.body;
+    let ann_groups = app.list_message_groups(&ann_sub, "").await.body;
+    let ben_groups = app.list_message_groups(&ben_sub, "").await.body;
     assert_eq!(ann_groups[0]["uuid"], group.as_str());
     assert_eq!(
         (ann_groups[0]["handle"].as_str(), ann_groups[0]["display_name"].as_str()),
@@ -350,33 +326,39 @@ async fn the_frontends_flow_end_to_end() {
     assert_eq!(ben_groups[0]["message"], "Hi Ben!");
 
     // Both reply; replies carry no message_group_uuid (no page reload).
-    let r1 = ben.post(json!({"message": "Hi Ann, good to hear from you", "message_group_uuid": group})).await;
+    let r1 = app
+        .create_message(&ben_sub, &json!({"message": "Hi Ann, good to hear from you", "message_group_uuid": group}))
+        .await;
     assert_eq!(r1.status, 200, "{r1:?}");
     assert!(r1.body.get("message_group_uuid").is_none());
     assert_eq!(r1.body["handle"], "Ben");
-    let r2 = ann.post(json!({"message": "Lunch on Friday?", "message_group_uuid": group})).await;
+    let r2 = app.create_message(&ann_sub, &json!({"message": "Lunch on Friday?", "message_group_uuid": group})).await;
     assert_eq!(r2.status, 200, "{r2:?}");
 
     // Messages come back oldest first.
-    let messages = ben.messages(&group).await;
+    let messages = app.list_messages(&ben_sub, &group, "").await;
     assert_eq!(messages.status, 200);
     let texts: Vec<&str> = messages.body.as_array().unwrap().iter().map(|m| m["message"].as_str().unwrap()).collect();
     assert_eq!(texts, ["Hi Ben!", "Hi Ann, good to hear from you", "Lunch on Friday?"]);
-    assert_eq!(ann.groups().await.body[0]["message"], "Lunch on Friday?");
+    assert_eq!(app.list_message_groups(&ann_sub, "").await.body[0]["message"], "Lunch on Friday?");
 
     // Eve can neither read nor write there, and sees no message group.
-    assert_error(&eve.messages(&group).await, 403, &["generic_403"]);
+    assert_error(&app.list_messages(&eve_sub, &group, "").await, 403, &["generic_403"]);
     let before = item_count(&store).await;
-    assert_error(&eve.post(json!({"message": "let me in", "message_group_uuid": group})).await, 403, &["generic_403"]);
+    assert_error(
+        &app.create_message(&eve_sub, &json!({"message": "let me in", "message_group_uuid": group})).await,
+        403,
+        &["generic_403"],
+    );
     assert_eq!(item_count(&store).await, before);
-    assert_eq!(eve.groups().await.body, json!([]));
+    assert_eq!(app.list_message_groups(&eve_sub, "").await.body, json!([]));
 
     // A second "new message group" to the same handle lands in the same group.
-    let again = ann.post(json!({"message": "One more thing", "handle": "BEN"})).await;
+    let again = app.create_message(&ann_sub, &json!({"message": "One more thing", "handle": "BEN"})).await;
     assert_eq!(again.status, 200, "{again:?}");
     assert_eq!(again.body["message_group_uuid"], group.as_str());
-    assert_eq!(ann.groups().await.body.as_array().unwrap().len(), 1);
-    assert_eq!(ben.messages(&group).await.body.as_array().unwrap().len(), 4);
+    assert_eq!(app.list_message_groups(&ann_sub, "").await.body.as_array().unwrap().len(), 1);
+    assert_eq!(app.list_messages(&ben_sub, &group, "").await.body.as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]

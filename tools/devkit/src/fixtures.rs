@@ -125,10 +125,10 @@ pub async fn sample_app() -> crate::client::TestApp {
     crate::client::TestApp::new(store)
 }
 
-/// How many messages of the sample message group have exactly `text` (read
-/// page by page, no membership check).
-pub async fn messages_with_text(store: &Store, text: &str) -> usize {
-    let group = GroupUuid::parse(sample::GROUP).expect("the sample group's uuid");
+/// How many messages of message group `group` (a uuid) have exactly `text`
+/// (read page by page, no membership check).
+pub async fn messages_with_text(store: &Store, group: &str, text: &str) -> usize {
+    let group = GroupUuid::parse(group).expect("a message group's uuid");
     whole_message_group(store, group).await.iter().filter(|m| m.text.as_str() == text).count()
 }
 

@@ -178,6 +178,9 @@ mod tests {
         assert!(other.is_err_and(|e| e.contains("another message")), "an unexpected message fails");
         let url = server(vec![]).await;
         let mut socket = Socket::connect(&url, None).await.unwrap();
-        assert!(matches!(socket.quiet(Duration::from_secs(5), &[]).await, Err(Next::Closed(_))), "a close is not silence");
+        assert!(
+            matches!(socket.quiet(Duration::from_secs(5), &[]).await, Err(Next::Closed(_))),
+            "a close is not silence"
+        );
     }
 }
