@@ -18,6 +18,7 @@ fn cruddur(table: &str, args: &[&str]) -> Output {
         .args(["--table", table])
         .args(args)
         .envs(engine_env())
+        .envs(cruddur_devkit::fixtures::test_budget_env())
         .output()
         .expect("the cruddur binary runs")
 }
@@ -35,7 +36,7 @@ fn item_count(table: &str) -> usize {
 }
 
 async fn store(table: &str) -> Store {
-    let config = Config { table: table.to_owned(), ..Config::default() };
+    let config = Config { table: table.to_owned(), ..cruddur_devkit::fixtures::test_config() };
     local_store(&config, &dynamodb_endpoint()).await
 }
 
@@ -160,7 +161,7 @@ async fn seeded_table_and_pool() -> (String, aws_sdk_cognitoidentityprovider::Cl
     let table = table_name();
     ok(&table, &["schema-load"]);
     ok(&table, &["seed"]);
-    let cognito = local_cognito(&Config::default(), &cognito_endpoint()).await;
+    let cognito = local_cognito(&cruddur_devkit::fixtures::test_config(), &cognito_endpoint()).await;
     let pool = cognito.create_user_pool().pool_name(&table).send().await.unwrap();
     let pool_id = pool.user_pool.and_then(|p| p.id).unwrap();
     (table, cognito, pool_id)

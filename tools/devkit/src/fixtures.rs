@@ -31,6 +31,16 @@ pub fn test_config() -> Config {
     }
 }
 
+/// The environment that gives a spawned tool (the CLI, the local API) the
+/// tests' time budgets of [`test_config`].
+pub fn test_budget_env() -> [(&'static str, String); 2] {
+    let config = test_config();
+    [
+        ("DDB_OPERATION_TIMEOUT_MS", config.operation_timeout.as_millis().to_string()),
+        ("DDB_ATTEMPT_TIMEOUT_MS", config.attempt_timeout.as_millis().to_string()),
+    ]
+}
+
 /// A store on a new, empty table with the production table definition (but
 /// its stream, which these tests never read and which makes DynamoDB Local's
 /// writes about five times slower), on the local DynamoDB engine (or a
