@@ -347,7 +347,7 @@ async fn cursors_from_another_list_are_rejected() {
     let err = store.list_message_groups(a.uuid, page(1, Some(decoded))).await.unwrap_err();
     assert!(matches!(err, Error::InvalidCursor), "{err:?}");
     // Garbage never decodes.
-    assert!(Cursor::decode("not-a-cursor").is_err());
+    assert_eq!(Cursor::decode("not-a-cursor"), Err(cruddur_core::domain::InvalidCursor));
 }
 
 // Guarantee 2: users.
@@ -501,7 +501,9 @@ async fn the_engine_honours_client_request_tokens_and_validates_like_dynamodb() 
     assert_eq!(code.as_deref(), Some("IdempotentParameterMismatchException"));
 
     let short = cruddur_core::store::MESSAGES_TABLE.create(store.client(), "xy").await;
-    assert!(short.is_err(), "DynamoDB refuses table names under 3 characters");
+    let err = short.expect_err("DynamoDB refuses table names under 3 characters");
+    assert!(matches!(err, Error::Internal { .. }), "refused as a bad request, not as unavailable: {err:?}");
+    assert!(err.chain().contains("ValidationException"), "{}", err.chain());
 }
 
 /// A handle reservation belongs to one sign-up: the same person may sign up
