@@ -23,7 +23,7 @@ struct Rig {
 async fn rig() -> Rig {
     let s = FaultStack::start().await;
     let connections = ConnectionsStandIn::start().await;
-    let delivery = Delivery::new(s.app.store.clone(), connections.client());
+    let delivery = Delivery::new(s.app.store.clone(), connections.client().await);
     Rig { s, connections, delivery }
 }
 
@@ -81,7 +81,7 @@ async fn a_new_message_reaches_every_open_connection_of_both_members_and_no_othe
 
     let item = r.reply("andrewbrown", "for every tab").await;
     let uuid = item["message_uuid"].as_str().unwrap().to_owned();
-    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)])).await;
+    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
     assert_eq!(failures(&answer), Vec::<String>::new());
     assert_eq!(r.connections.posted(&uuid), ["andrew-tab-1", "andrew-tab-2", "bayko-phone"]);
     assert_eq!(r.connections.posts().len(), 3, "nothing else was posted");
@@ -132,7 +132,7 @@ async fn records_that_are_not_deliverable_new_messages_are_passed_over_and_the_b
         stream_record("INSERT", &forged, 4),
         stream_record("INSERT", &good, 5),
     ];
-    let answer = r.delivery.handle(stream_batch(batch)).await;
+    let answer = r.delivery.handle(stream_batch(batch), None).await;
     assert_eq!(failures(&answer), Vec::<String>::new(), "none of them can succeed later: not failures");
     let uuid = good["message_uuid"].as_str().unwrap();
     assert_eq!(r.connections.posted(uuid), ["andrew-tab", "bayko-phone"]);
@@ -158,7 +158,7 @@ async fn a_record_that_cannot_be_read_fails_the_batch_from_there_and_the_retry_d
     // The first record reads the group row and bayko's counts (two
     // GetItems); from the second record on, every GetItem fails.
     r.s.proxy.inject_after(2, Fault::ServerError, None, Some("GetItem"));
-    let answer = r.delivery.handle(stream_batch(records.clone())).await;
+    let answer = r.delivery.handle(stream_batch(records.clone()), None).await;
     r.s.proxy.heal();
     assert_eq!(failures(&answer), [sequence(&records[1])], "the second record is the batch's failure");
     assert_eq!(r.connections.posted(&uuid(0)), ["bayko-phone"], "the first was delivered");
@@ -166,7 +166,7 @@ async fn a_record_that_cannot_be_read_fails_the_batch_from_there_and_the_retry_d
     assert_eq!(r.connections.posted(&uuid(2)), Vec::<String>::new(), "the third was not tried");
 
     // Lambda's retry: the batch from the failed record on.
-    let answer = r.delivery.handle(stream_batch(records[1..].to_vec())).await;
+    let answer = r.delivery.handle(stream_batch(records[1..].to_vec()), None).await;
     assert_eq!(failures(&answer), Vec::<String>::new());
     for n in 0..3 {
         assert_eq!(r.connections.posted(&uuid(n)), ["bayko-phone"], "message {n} posted once");
@@ -182,7 +182,7 @@ async fn a_gone_connection_is_removed_and_the_others_still_get_the_message() {
     r.connect("bayko", "bayko-phone", 60).await;
     r.connections.answer("bayko-gone", 410);
     let item = r.reply("andrewbrown", "anyone there?").await;
-    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)])).await;
+    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
     assert_eq!(failures(&answer), Vec::<String>::new());
     let uuid = item["message_uuid"].as_str().unwrap();
     assert_eq!(r.connections.posted(uuid), ["bayko-gone", "bayko-phone"]);
@@ -190,4 +190,146 @@ async fn a_gone_connection_is_removed_and_the_others_still_get_the_message() {
     let open: Vec<String> =
         r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
     assert_eq!(open, ["bayko-phone"], "the gone connection's record is removed");
+}
+
+/// One stuck tab (429: its buffer is full), one that answers in 5 s and one
+/// whose posts fail with 500 cost nobody else: bayko's good phone, the
+/// sender's tab, and a later record of another conversation are all posted
+/// in the same invocation; the batch reports no failure; the three bad
+/// connections are closed (DeleteConnection) and their records removed, so
+/// their clients reconnect and reload; it all ends well within the
+/// function's 30 s timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_a_slow_and_a_failing_connection_cost_no_other_connection_or_record() {
+    let r = rig().await;
+    for id in ["bayko-stuck", "bayko-slow", "bayko-broken", "bayko-phone"] {
+        r.connect("bayko", id, 60).await;
+    }
+    r.connect("andrewbrown", "andrew-tab", 60).await;
+    r.connect("londo", "londo-tab", 60).await;
+    r.connections.answer("bayko-stuck", 429);
+    r.connections.delay("bayko-slow", std::time::Duration::from_secs(5));
+    r.connections.answer("bayko-broken", 500);
+    let first = r.reply("andrewbrown", "through the stuck tabs").await;
+    // Another conversation: londo starts one with andrew.
+    let started =
+        r.s.app.create_message(sample::LONDO_SUB, &json!({"message": "hi andrew", "handle": "andrewbrown"})).await.ok();
+    let second = r.item_of(started.body["uuid"].as_str().unwrap()).await;
+    let records = vec![stream_record("INSERT", &first, 1), stream_record("INSERT", &second, 2)];
+
+    let began = std::time::Instant::now();
+    let answer = r.delivery.handle(stream_batch(records), None).await;
+    let took = began.elapsed();
+    assert_eq!(failures(&answer), Vec::<String>::new(), "no record fails for one connection");
+    let first_uuid = first["message_uuid"].as_str().unwrap();
+    let second_uuid = second["message_uuid"].as_str().unwrap();
+    let posted: Vec<String> = r.connections.posted(first_uuid);
+    for id in ["andrew-tab", "bayko-phone"] {
+        assert!(posted.contains(&id.to_owned()), "{id} got the first message: {posted:?}");
+    }
+    assert_eq!(r.connections.posted(second_uuid), ["andrew-tab", "londo-tab"], "the later record too");
+    assert_eq!(r.connections.deleted(), ["bayko-broken", "bayko-slow", "bayko-stuck"], "the bad ones are closed");
+    let bayko = r.uuid_of("bayko").await;
+    let open: Vec<String> =
+        r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(open, ["bayko-phone"], "and their records removed");
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}, against a 30 s timeout");
+}
+
+/// One user with 30 open connections: the newest 10 get the message; the
+/// 20 oldest get a `closing` frame (`too_many_connections`) and are closed
+/// and removed, so a delivery never fans out past 10 connections a user.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_with_thirty_connections_gets_pushes_on_the_newest_ten_and_the_rest_are_closed() {
+    let r = rig().await;
+    let cap = cruddur_core::realtime::MAX_CONNECTIONS_PER_USER;
+    // conn-00 is the oldest (opened 90 s ago), conn-29 the newest.
+    let ids: Vec<String> = (0..30).map(|n| format!("conn-{n:02}")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        r.connect("bayko", id, 90 - n as i64).await;
+    }
+    let item = r.reply("andrewbrown", "to many tabs").await;
+    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
+    assert_eq!(failures(&answer), Vec::<String>::new());
+    let newest: Vec<String> = ids[30 - cap..].to_vec();
+    let oldest: Vec<String> = ids[..30 - cap].to_vec();
+    assert_eq!(r.connections.posted(item["message_uuid"].as_str().unwrap()), newest);
+    assert_eq!(r.connections.deleted(), oldest);
+    let told: Vec<(String, String)> = oldest.iter().map(|id| (id.clone(), "too_many_connections".to_owned())).collect();
+    assert_eq!(r.connections.closing(), told, "each closed one is told why");
+    let bayko = r.uuid_of("bayko").await;
+    assert_eq!(r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().len(), cap);
+}
+
+/// A connection lives no longer than its token: past the token's `exp` it
+/// is not posted to, it gets a `closing` frame (`token_expired`) and is
+/// closed and removed; a connection opened with a fresh token gets the
+/// message.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_whose_token_expired_gets_no_more_messages_and_is_closed() {
+    let r = rig().await;
+    let bayko = r.uuid_of("bayko").await;
+    let now = Timestamp::now();
+    let opened = Timestamp::from_unix_micros(now.unix_micros() - 3_600_000_000).unwrap();
+    let expired = ConnectionId::parse("bayko-expired-token").unwrap();
+    r.s.direct.add_connection_until(bayko, &expired, opened, Some(now.unix_seconds() - 1)).await.unwrap();
+    let fresh = ConnectionId::parse("bayko-fresh-token").unwrap();
+    r.s.direct.add_connection_until(bayko, &fresh, opened, Some(now.unix_seconds() + 3600)).await.unwrap();
+    let item = r.reply("andrewbrown", "after the token expired").await;
+    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
+    assert_eq!(failures(&answer), Vec::<String>::new());
+    assert_eq!(r.connections.posted(item["message_uuid"].as_str().unwrap()), ["bayko-fresh-token"]);
+    assert_eq!(r.connections.closing(), [("bayko-expired-token".to_owned(), "token_expired".to_owned())]);
+    assert_eq!(r.connections.deleted(), ["bayko-expired-token"]);
+    let open: Vec<String> =
+        r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(open, ["bayko-fresh-token"]);
+}
+
+/// The `$connect` race: API Gateway's `$connect` writes the record a moment
+/// before the socket is live, and a post in between answers 410. A 410 for
+/// a connection younger than a few seconds keeps its record (the next
+/// message reaches it); an older one answering 410 is removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gone_answer_for_a_connection_just_opened_keeps_its_record() {
+    let r = rig().await;
+    r.connect("bayko", "bayko-opening", 1).await;
+    r.connect("bayko", "bayko-left", 60).await;
+    r.connections.answer("bayko-opening", 410);
+    r.connections.answer("bayko-left", 410);
+    let item = r.reply("andrewbrown", "during the handshake").await;
+    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
+    assert_eq!(failures(&answer), Vec::<String>::new());
+    let bayko = r.uuid_of("bayko").await;
+    let open: Vec<String> =
+        r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(open, ["bayko-opening"], "the young one is kept, the old one removed");
+    // The socket is live now: the next message reaches it.
+    r.connections.answer("bayko-opening", 200);
+    let next = r.reply("andrewbrown", "after the handshake").await;
+    r.delivery.handle(stream_batch(vec![stream_record("INSERT", &next, 2)]), None).await;
+    assert_eq!(r.connections.posted(next["message_uuid"].as_str().unwrap()), ["bayko-opening"]);
+}
+
+/// The invocation has a deadline like every other function: when the table
+/// answers slowly, the batch stops on Lambda's deadline (less the margin)
+/// and reports the record it was on, instead of running into the timeout;
+/// the records after it are left for the retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_table_makes_the_batch_report_progress_on_the_deadline_instead_of_timing_out() {
+    let r = rig().await;
+    r.connect("bayko", "bayko-phone", 60).await;
+    let items = [r.reply("andrewbrown", "one").await, r.reply("andrewbrown", "two").await];
+    let records: Vec<EventRecord> =
+        items.iter().enumerate().map(|(n, item)| stream_record("INSERT", item, n as u64 + 1)).collect();
+    // Each record's two connection queries take 4 s each (the tests' budgets
+    // let them): 8 s a record unbounded; 3 s are left before the deadline.
+    r.s.proxy.inject(Fault::LateAnswer(std::time::Duration::from_secs(4)), None, Some("Query"));
+    let deadline = cruddur_devkit::client::lambda_context(std::time::Duration::from_secs(3)).deadline;
+    let began = std::time::Instant::now();
+    let answer = r.delivery.handle(stream_batch(records.clone()), Some(deadline)).await;
+    let took = began.elapsed();
+    r.s.proxy.heal();
+    assert_eq!(failures(&answer), [sequence(&records[0])], "the batch resumes at the first record");
+    assert!(took < std::time::Duration::from_secs(6), "answered after {took:?}: not on the deadline");
 }

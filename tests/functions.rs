@@ -138,16 +138,20 @@ async fn every_sample_event_gets_the_contract_answer() {
                     assert_eq!(Expected::Status(connected.status_code as u16), *expected, "{name}");
                 }
             }
-            "deliver-messages.json" => {
+            "deliver-messages.json" | "deliver-messages-batch.json" => {
                 // The sample's sender is the user of the sample WebSocket
                 // events (its uuid is theirs, not a seeded one): made a
                 // member of the sample group with bayko, and connected, as
-                // is bayko. The record must be posted to both, bayko's copy
-                // with his counts; londo, connected too, gets nothing.
+                // is bayko. Each record must be posted to both, bayko's copy
+                // with his counts; londo, connected too, gets nothing. In
+                // the batch, one of bayko's connections is gone (410): it is
+                // removed, and the batch does not fail for it.
                 let event: lambda_http::aws_lambda_events::dynamodb::Event = serde_json::from_str(&text).unwrap();
-                assert!(realtime::is_new_message(&event.records[0]), "{name}: a new message");
-                let image = &serde_json::from_str::<Value>(&text).unwrap()["Records"][0]["dynamodb"]["NewImage"];
-                let sender = UserUuid::parse(image["user_uuid"]["S"].as_str().unwrap()).unwrap();
+                let sample_json: Value = serde_json::from_str(&text).unwrap();
+                let images: Vec<&Value> =
+                    sample_json["Records"].as_array().unwrap().iter().map(|r| &r["dynamodb"]["NewImage"]).collect();
+                assert!(event.records.iter().all(realtime::is_new_message), "{name}: new messages");
+                let sender = UserUuid::parse(images[0]["user_uuid"]["S"].as_str().unwrap()).unwrap();
                 let bayko = store.user_by_handle(&handle("bayko")).await.unwrap().unwrap();
                 let londo = store.user_by_handle(&handle("londo")).await.unwrap().unwrap();
                 let mut row = store.message_group(bayko.uuid, group()).await.unwrap().unwrap();
@@ -155,33 +159,49 @@ async fn every_sample_event_gets_the_contract_answer() {
                 row.other = bayko.clone();
                 store.import_group_rows(&[row]).await.unwrap();
                 let sender_connection = connect_event_id();
-                for (user, id) in
-                    [(sender, sender_connection.as_str()), (bayko.uuid, "bayko-tab"), (londo.uuid, "londo-tab")]
-                {
-                    store.add_connection(user, &ConnectionId::parse(id).unwrap(), Timestamp::now()).await.unwrap();
+                let long_ago = Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 60_000_000).unwrap();
+                let mut connections_made =
+                    vec![(sender, sender_connection.as_str()), (bayko.uuid, "bayko-tab"), (londo.uuid, "londo-tab")];
+                let batch = event.records.len() > 1;
+                if batch {
+                    connections_made.push((bayko.uuid, "bayko-gone"));
+                }
+                for (user, id) in connections_made {
+                    store.add_connection(user, &ConnectionId::parse(id).unwrap(), long_ago).await.unwrap();
                 }
                 let connections = ConnectionsStandIn::start().await;
-                let answer = Delivery::new(store.clone(), connections.client()).handle(event).await;
+                connections.answer("bayko-gone", 410);
+                let answer = Delivery::new(store.clone(), connections.client().await).handle(event, None).await;
                 let got = if answer.batch_item_failures.is_empty() { Expected::Delivered } else { Expected::Refused };
                 assert_eq!(&got, expected, "{name}: {answer:?}");
-                let message = image["message_uuid"]["S"].as_str().unwrap().to_owned();
-                let mut to = vec!["bayko-tab".to_owned(), sender_connection];
-                to.sort();
-                assert_eq!(connections.posted(&message), to, "{name}: posted to both members' connections");
-                assert_eq!(connections.posts().len(), 2, "{name}: and to nobody else");
+                for (n, image) in images.iter().enumerate() {
+                    let message = image["message_uuid"]["S"].as_str().unwrap();
+                    let mut to = vec!["bayko-tab".to_owned(), sender_connection.clone()];
+                    if n == 0 && batch {
+                        // Tried once, answered 410, removed: not tried again.
+                        to.push("bayko-gone".to_owned());
+                    }
+                    to.sort();
+                    assert_eq!(connections.posted(message), to, "{name}: posted to both members' connections");
+                }
+                let to_others = connections.posts().iter().filter(|(id, _)| id != "bayko-gone").count();
+                assert_eq!(to_others, 2 * images.len(), "{name}: and to nobody else");
+                let counts = store.unread_counts(bayko.uuid).await.unwrap();
                 for (id, body) in connections.posts() {
-                    assert_eq!(body["message"], "Did you see the new episode?");
                     assert_eq!(body["message_group_uuid"], sample::GROUP);
-                    let counts = store.unread_counts(bayko.uuid).await.unwrap();
+                    assert!(images.iter().any(|i| i["message"]["S"] == body["message"]), "{body}");
                     if id == "bayko-tab" {
                         assert_eq!(
                             body["unread"],
                             json!({"count": counts.count, "conversations": counts.conversations})
                         );
-                    } else {
+                    } else if id != "bayko-gone" {
                         assert!(body.get("unread").is_none(), "{body}");
                     }
                 }
+                let open = store.connections_of(bayko.uuid, Timestamp::now()).await.unwrap();
+                let open: Vec<String> = open.iter().map(|c| c.to_string()).collect();
+                assert_eq!(open, ["bayko-tab"], "{name}: a gone connection is removed");
             }
             _ => {
                 let a = app.call(ApiEvent::sample(name)).await;
@@ -457,4 +477,32 @@ async fn reserved_handles_and_deceptive_names_are_refused_at_sign_up() {
         assert!(err.contains("invisible formatting characters"), "{name:?}: {err}");
     }
     assert_eq!(item_count(&store).await, 0, "nothing stored");
+}
+
+/// The `$connect` authorizer with the pool's keys out of reach: an error
+/// (API Gateway answers 500, a server problem the client retries), never a
+/// Deny (403 tells the user their token is bad). A malformed token is still
+/// a Deny, decided before any key is needed.
+#[tokio::test]
+async fn the_authorizer_fails_as_a_server_error_when_the_pools_keys_cannot_be_fetched() {
+    use base64::Engine;
+    let store = seeded_store().await;
+    let unreachable = cruddur_core::auth::VerifierSettings {
+        issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_CRUDDUR01".into(),
+        audiences: vec!["client".into()],
+        jwks_url: "http://127.0.0.1:9/.well-known/jwks.json".into(),
+    };
+    let verifier = Verifier::new(unreachable);
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let token = format!(
+        "{}.{}.c2ln",
+        b64(json!({"alg": "RS256", "kid": "some-key"})),
+        b64(json!({"sub": sample::ANDREW_SUB, "token_use": "access"}))
+    );
+    let connection = events::WebSocketConnection { id: "Kx2ZcdzEIAMCJ7A=", domain: "local", source_ip: "127.0.0.1" };
+    let decided = realtime::authorize(&verifier, &store, events::websocket_authorizer(&connection, Some(&token))).await;
+    assert!(matches!(decided, Err(cruddur_core::Error::Unavailable { .. })), "{decided:?}");
+    let garbage = realtime::authorize(&verifier, &store, events::websocket_authorizer(&connection, Some("x.y"))).await;
+    let effect = &garbage.expect("a decision").policy_document.statement[0].effect;
+    assert!(matches!(effect, IamPolicyEffect::Deny));
 }

@@ -256,13 +256,22 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], bool)] = &[
 ];
 
 /// Statements beyond the table: (binary, actions, resource). Only the
-/// delivery reads the stream and posts to connections, of this API's stage.
+/// delivery reads the stream, posts to and closes connections, of this
+/// API's stage, and sends to its failures queue.
 const OTHER_GRANTS: &[(&str, &[&str], &str)] = &[
     (
         "deliver-messages",
         &["execute-api:ManageConnections"],
         "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
     ),
+    // Closing a connection (token expired, too many, unresponsive).
+    (
+        "deliver-messages",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/DELETE/@connections/*",
+    ),
+    // The event source mapping's on-failure destination.
+    ("deliver-messages", &["sqs:SendMessage"], "GetAtt DeliveryFailures.Arn"),
     (
         "deliver-messages",
         &["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
@@ -492,7 +501,35 @@ fn the_websocket_api_authorizes_connect_and_the_stream_feeds_the_delivery() {
     assert_eq!(websocket_function(&t, "DisconnectIntegration", "IntegrationUri"), "websocket-disconnect");
     let routes: Vec<&String> =
         r.iter().filter(|(_, v)| v["Type"] == "AWS::ApiGatewayV2::Route").map(|(k, _)| k).collect();
-    assert_eq!(routes.len(), 2, "no route but $connect and $disconnect: {routes:?}");
+    assert_eq!(routes.len(), 4, "no route but $connect, $disconnect, ping and $default: {routes:?}");
+    assert_eq!(r["WebSocketApi"]["Properties"]["RouteSelectionExpression"], "$request.body.action");
+    // Client frames: answered by API Gateway itself (MOCK), as the core
+    // answers them locally; no function behind them.
+    for (route_name, key, integration, answer) in [
+        ("PingRoute", realtime::PING_ACTION, "PingIntegration", realtime::PONG_FRAME),
+        ("DefaultRoute", "$default", "DefaultIntegration", realtime::UNKNOWN_ACTION_FRAME),
+    ] {
+        let p = route(route_name);
+        assert_eq!(p["RouteKey"], key, "{route_name}");
+        assert_eq!(p["RouteResponseSelectionExpression"], "$default", "{route_name}: two-way");
+        assert_eq!(tag(&p["Target"]), Some(("Sub".into(), format!("integrations/${{{integration}}}"))));
+        assert_eq!(r[integration]["Properties"]["IntegrationType"], "MOCK", "{integration}");
+        let responses: Vec<&Value> = r
+            .values()
+            .filter(|v| {
+                v["Type"] == "AWS::ApiGatewayV2::IntegrationResponse"
+                    && tag(&v["Properties"]["IntegrationId"]) == Some(("Ref".into(), integration.to_owned()))
+            })
+            .collect();
+        assert_eq!(responses.len(), 1, "{integration}: one integration response");
+        assert_eq!(responses[0]["Properties"]["ResponseTemplates"]["$default"], answer, "{integration}");
+        assert_eq!(realtime::answer_to_client_frame(&format!(r#"{{"action":"{key}"}}"#)), answer, "{route_name}");
+        let route_responses = r.values().filter(|v| {
+            v["Type"] == "AWS::ApiGatewayV2::RouteResponse"
+                && tag(&v["Properties"]["RouteId"]) == Some(("Ref".into(), route_name.to_owned()))
+        });
+        assert_eq!(route_responses.count(), 1, "{route_name}: its answer is sent back");
+    }
 
     for (permission, function, source) in [
         ("WebSocketAuthorizerPermission", "WebSocketAuthorizerFunction", "/authorizers/${WebSocketAuthorizer}"),
@@ -518,6 +555,15 @@ fn the_websocket_api_authorizes_connect_and_the_stream_feeds_the_delivery() {
     let p = &event["Properties"];
     assert_eq!(tag(&p["Stream"]), Some(("GetAtt".into(), "MessagesTable.StreamArn".into())));
     assert_eq!(strings(&p["FunctionResponseTypes"]), ["ReportBatchItemFailures"]);
+    // A failing batch is bisected; what is given up on goes to the
+    // encrypted failures queue (and stays 14 days), never silently.
+    assert_eq!(p["BisectBatchOnFunctionError"], Value::Bool(true));
+    let on_failure = &p["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    assert_eq!(tag(&on_failure["Destination"]), Some(("GetAtt".into(), "DeliveryFailures.Arn".into())));
+    let queue = &r["DeliveryFailures"];
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    assert_eq!(queue["Properties"]["KmsMasterKeyId"], "alias/aws/sqs", "encrypted");
     let filters = p["FilterCriteria"]["Filters"].as_sequence().expect("filters");
     assert_eq!(filters.len(), 1);
     let pattern: serde_json::Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();

@@ -101,6 +101,10 @@ pub struct Verifier {
     keys: RwLock<Option<(Instant, Arc<JwkSet>)>>,
     /// Held while fetching: one fetch at a time for all waiting requests.
     fetching: tokio::sync::Mutex<()>,
+    /// When the last fetch failed: requests that waited for it do not each
+    /// fetch again one after another (they answer at once, from the stale
+    /// keys or with `KeysUnavailable`).
+    failed_at: std::sync::Mutex<Option<Instant>>,
     http: HttpClient,
 }
 
@@ -108,6 +112,11 @@ pub struct Verifier {
 const REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
 /// Cached keys are used this long before they are fetched again.
 const KEYS_LIFETIME: Duration = Duration::from_secs(3600);
+/// Keys past their lifetime still serve, while fetching fresh ones fails,
+/// for at most this long (stale-while-revalidate, bounded).
+const KEYS_STALE_FOR: Duration = Duration::from_secs(24 * 3600);
+/// After a failed fetch, the next is tried no sooner than this.
+const RETRY_FETCH_AFTER: Duration = Duration::from_secs(1);
 /// A JWKS larger than this is refused (a pool has two keys, about 1 KiB).
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
@@ -119,6 +128,7 @@ impl Verifier {
             settings,
             keys: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(()),
+            failed_at: std::sync::Mutex::new(None),
             http: Client::builder(TokioExecutor::new()).build(https),
         }
     }
@@ -173,21 +183,51 @@ impl Verifier {
 
     /// The decoding key for `kid`: from the cached JWKS while it is fresh;
     /// fetched again when it is older than [`KEYS_LIFETIME`], or early for an
-    /// unknown key id (keys rotate) but not more often than every few seconds.
+    /// unknown key id (keys rotate) but not more often than every few
+    /// seconds. While a refresh is under way, or after it failed, keys up to
+    /// [`KEYS_STALE_FOR`] old still serve (stale-while-revalidate), so a
+    /// request with a known key never waits on the pool's endpoint, and
+    /// requests that waited for a failed fetch do not fetch again one by one.
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
         if let Some(found) = self.cached_key(kid).await {
             return found;
         }
-        // One fetch at a time: whoever waited here finds the keys the
-        // fetch before them brought (fresh, so no second fetch).
-        let _fetching = self.fetching.lock().await;
+        // One fetch at a time. Someone else is fetching: the stale keys
+        // answer at once if they know `kid`; else wait for that fetch.
+        let _fetching = match self.fetching.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                if let Some(found) = self.stale_key(kid).await {
+                    return found;
+                }
+                self.fetching.lock().await
+            }
+        };
+        // Whoever waited finds the keys the fetch before them brought.
         if let Some(found) = self.cached_key(kid).await {
             return found;
         }
-        let set = Arc::new(self.fetch_keys().await?);
-        *self.keys.write().await = Some((Instant::now(), set.clone()));
-        let jwk = set.find(kid).ok_or(AuthError::UnknownKey)?;
-        DecodingKey::from_jwk(jwk).map_err(|_| AuthError::KeysUnavailable)
+        if self.failed_at.lock().ok().and_then(|f| *f).is_some_and(|at| at.elapsed() < RETRY_FETCH_AFTER) {
+            return self.stale_key(kid).await.unwrap_or(Err(AuthError::KeysUnavailable));
+        }
+        match self.fetch_keys().await {
+            Ok(set) => {
+                let set = Arc::new(set);
+                *self.keys.write().await = Some((Instant::now(), set.clone()));
+                if let Ok(mut failed) = self.failed_at.lock() {
+                    *failed = None;
+                }
+                let jwk = set.find(kid).ok_or(AuthError::UnknownKey)?;
+                DecodingKey::from_jwk(jwk).map_err(|_| AuthError::KeysUnavailable)
+            }
+            Err(e) => {
+                if let Ok(mut failed) = self.failed_at.lock() {
+                    *failed = Some(Instant::now());
+                }
+                tracing::warn!("the user pool's signing keys cannot be fetched; stale keys serve if they can");
+                self.stale_key(kid).await.unwrap_or(Err(e))
+            }
+        }
     }
 
     /// The answer the cache gives, or `None` when the keys must be fetched.
@@ -202,6 +242,17 @@ impl Verifier {
             None if fetched.elapsed() < REFRESH_AT_MOST_EVERY => Some(Err(AuthError::UnknownKey)),
             None => None,
         }
+    }
+
+    /// `kid`'s key from cached keys past their lifetime but within
+    /// [`KEYS_STALE_FOR`]; `None` when they are older or do not know it.
+    async fn stale_key(&self, kid: &str) -> Option<Result<DecodingKey, AuthError>> {
+        let cached = self.keys.read().await.clone();
+        let (fetched, set) = cached?;
+        if fetched.elapsed() >= KEYS_STALE_FOR {
+            return None;
+        }
+        set.find(kid).map(|jwk| DecodingKey::from_jwk(jwk).map_err(|_| AuthError::KeysUnavailable))
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet, AuthError> {
@@ -228,6 +279,82 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// A JWKS endpoint on loopback serving one RSA key `k1` while `up`,
+    /// else 500; counts the fetches.
+    async fn jwks_server(up: Arc<AtomicBool>, fetches: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let (up, fetches) = (up.clone(), fetches.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_req| {
+                        let (up, fetches) = (up.clone(), fetches.clone());
+                        async move {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            let (status, body) = if up.load(Ordering::SeqCst) {
+                                (
+                                    200,
+                                    r#"{"keys":[{"kty":"RSA","kid":"k1","alg":"RS256","use":"sig","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"}]}"#,
+                                )
+                            } else {
+                                (500, "{}")
+                            };
+                            let mut response = hyper::Response::new(http_body_util::Full::new(Bytes::from(body)));
+                            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        url
+    }
+
+    fn verifier(jwks_url: String) -> Verifier {
+        Verifier::new(VerifierSettings { issuer: "https://issuer".into(), audiences: vec!["c".into()], jwks_url })
+    }
+
+    #[tokio::test]
+    async fn stale_keys_serve_while_the_pool_cannot_be_reached_and_waiters_do_not_refetch_one_by_one() {
+        let (up, fetches) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicUsize::new(0)));
+        let v = Arc::new(verifier(jwks_server(up.clone(), fetches.clone()).await));
+        assert!(v.key("k1").await.is_ok(), "fetched");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        // The keys are past their lifetime and the pool's endpoint fails.
+        let set = v.keys.read().await.clone().unwrap().1;
+        *v.keys.write().await = Some((Instant::now() - KEYS_LIFETIME - Duration::from_secs(1), set.clone()));
+        up.store(false, Ordering::SeqCst);
+        assert!(v.key("k1").await.is_ok(), "the stale key serves while the refresh fails");
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "a refresh was tried");
+        // Twenty requests at once right after: none fetches again.
+        let waiting: Vec<_> = (0..20)
+            .map(|_| {
+                let v = v.clone();
+                tokio::spawn(async move { v.key("k1").await.is_ok() })
+            })
+            .collect();
+        for w in waiting {
+            assert!(w.await.unwrap());
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "no fetch per waiter");
+        // An unknown key with the pool down: a server problem, not a bad token.
+        assert_eq!(v.key("k2").await.err(), Some(AuthError::KeysUnavailable));
+        // Past the stale bound, nothing serves.
+        *v.keys.write().await = Some((Instant::now() - KEYS_STALE_FOR - Duration::from_secs(1), set));
+        *v.failed_at.lock().unwrap() = None;
+        assert_eq!(v.key("k1").await.err(), Some(AuthError::KeysUnavailable));
+        // The pool is back: fresh keys again.
+        up.store(true, Ordering::SeqCst);
+        *v.failed_at.lock().unwrap() = None;
+        assert!(v.key("k1").await.is_ok());
+    }
 
     #[test]
     fn settings_come_from_the_functions_environment() {

@@ -10,10 +10,13 @@
 //!   (expiring with TTL) and remove it.
 //! - [`Delivery`]: fed by the table's stream, posts each new message to
 //!   every open connection of both members through the API Gateway
-//!   management API; a connection that is gone (410) is removed.
+//!   management API. What fails for one connection stays with it: a
+//!   connection that is gone (410) is removed; one that cannot take a frame
+//!   (a full buffer, too slow, an error) is closed, and so is one whose
+//!   token has expired, so the client reconnects and reloads.
 //!
-//! Delivery is at least once (a record whose posting failed is retried, and
-//! with it the connections already served): clients deduplicate by the
+//! Delivery is at least once (a record that could not be read is retried,
+//! and with it the connections already served): clients deduplicate by the
 //! message's `uuid`.
 
 use std::collections::HashMap;
@@ -26,6 +29,7 @@ use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_apigatewaymanagement::error::DisplayErrorContext;
+use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use serde::Serialize;
@@ -36,7 +40,7 @@ use crate::auth::Verifier;
 use crate::config::{Config, ConfigError};
 use crate::domain::{CognitoSub, ConnectionId, Message, Timestamp, UserUuid};
 use crate::error::Result;
-use crate::store::{Store, MESSAGE_PREFIX};
+use crate::store::{OpenConnection, Store, MESSAGE_PREFIX};
 
 /// The query string parameter that carries the access token on `$connect`
 /// (the authorizer's identity source: `route.request.querystring.token`).
@@ -44,6 +48,27 @@ pub const TOKEN_PARAMETER: &str = "token";
 
 /// The `type` of the event a new message is pushed as.
 pub const MESSAGE_EVENT: &str = "message";
+
+/// The keepalive: a client frame `{"action":"ping"}` (the API's
+/// `RouteSelectionExpression` is `$request.body.action`) is answered
+/// [`PONG_FRAME`] by API Gateway itself (template.yaml's ping route, a MOCK
+/// integration). API Gateway closes a connection after 10 idle minutes and
+/// sends no pings of its own.
+pub const PING_ACTION: &str = "ping";
+pub const PONG_FRAME: &str = r#"{"type":"pong"}"#;
+/// The answer to any other client frame (the `$default` route); the
+/// connection stays open.
+pub const UNKNOWN_ACTION_FRAME: &str = r#"{"type":"error","error":"unknown_action"}"#;
+
+/// What API Gateway answers a client's frame with, by its `action` (the
+/// local WebSocket answers with this; on AWS the template's routes do).
+pub fn answer_to_client_frame(frame: &str) -> &'static str {
+    let parsed = serde_json::from_str::<Value>(frame).ok();
+    match parsed.as_ref().and_then(|v| v.get("action")).and_then(Value::as_str) {
+        Some(PING_ACTION) => PONG_FRAME,
+        _ => UNKNOWN_ACTION_FRAME,
+    }
+}
 
 /// The event source mapping's filter (template.yaml's `FilterCriteria`
 /// pattern, compared by tests/template.rs): new items whose partition key is
@@ -55,6 +80,8 @@ pub const STREAM_FILTER_PATTERN: &str =
 /// every route of the connection as `requestContext.authorizer`).
 const USER_CONTEXT: &str = "user_uuid";
 const SUB_CONTEXT: &str = "sub";
+/// The access token's `exp` (epoch seconds): the connection is closed then.
+const TOKEN_EXPIRY_CONTEXT: &str = "token_exp";
 
 /// Why a connection attempt is refused (logged by kind, never the token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +103,16 @@ pub async fn authorize(
     let resource = request.method_arn.clone().unwrap_or_default();
     let token = request.query_string_parameters.first(TOKEN_PARAMETER);
     match allowed_user(verifier, store, token).await? {
-        Ok((sub, user)) => {
+        Ok(Allowed { sub, user, token_expires_at }) => {
             tracing::info!(decision = "allow", "connect authorized");
             let mut response = policy(IamPolicyEffect::Allow, resource);
             response.principal_id = Some(sub.to_string());
-            response.context = serde_json::json!({ USER_CONTEXT: user.to_string(), SUB_CONTEXT: sub.to_string() });
+            // API Gateway passes context values to the routes as strings.
+            response.context = serde_json::json!({
+                USER_CONTEXT: user.to_string(),
+                SUB_CONTEXT: sub.to_string(),
+                TOKEN_EXPIRY_CONTEXT: token_expires_at.to_string(),
+            });
             Ok(response)
         }
         Err(refusal) => {
@@ -110,22 +142,51 @@ pub async fn authorize_within(
     decided
 }
 
+/// A connection the authorizer lets in: whose, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    pub sub: CognitoSub,
+    pub user: UserUuid,
+    /// The access token's `exp`, epoch seconds.
+    pub token_expires_at: i64,
+}
+
 /// The user a token belongs to, or why it is refused.
 pub async fn allowed_user(
     verifier: &Verifier,
     store: &Store,
     token: Option<&str>,
-) -> Result<std::result::Result<(CognitoSub, UserUuid), Refusal>> {
+) -> Result<std::result::Result<Allowed, Refusal>> {
     let claims = match verifier.verify(token).await {
         Ok(claims) => claims,
+        // Not the token's fault: a server problem (API Gateway answers 500
+        // for an authorizer error; the client retries), never a 403 that
+        // tells the user their token is bad.
+        Err(crate::auth::AuthError::KeysUnavailable) => {
+            return Err(crate::error::Error::unavailable("the user pool's signing keys cannot be fetched"))
+        }
         Err(why) => return Ok(Err(Refusal::Token(why))),
     };
     let Some(sub) = claims.get("sub").and_then(Value::as_str).and_then(|s| CognitoSub::parse(s).ok()) else {
         return Ok(Err(Refusal::Token(crate::auth::AuthError::Malformed)));
     };
+    // The verifier refuses a token without a valid `exp`; as claims reach
+    // here it is a string (API Gateway's form) or a number.
+    let Some(token_expires_at) = claim_seconds(claims.get("exp")) else {
+        return Ok(Err(Refusal::Token(crate::auth::AuthError::Malformed)));
+    };
     match store.user_by_cognito_sub(&sub).await? {
-        Some(user) => Ok(Ok((sub, user.uuid))),
+        Some(user) => Ok(Ok(Allowed { sub, user: user.uuid, token_expires_at })),
         None => Ok(Err(Refusal::NoProfile)),
+    }
+}
+
+/// Epoch seconds from a claim or context value (a number or a string of one).
+fn claim_seconds(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -151,6 +212,12 @@ fn connection_of(request: &ApiGatewayWebsocketProxyRequest) -> Option<(UserUuid,
     Some((user, id))
 }
 
+/// The expiry of the token the connection was opened with, from the
+/// authorizer's context (absent from connections authorized before it was kept).
+fn token_expiry_of(request: &ApiGatewayWebsocketProxyRequest) -> Option<i64> {
+    claim_seconds(request.request_context.authorizer.fields.get(TOKEN_EXPIRY_CONTEXT))
+}
+
 fn status(code: i64) -> ApiGatewayProxyResponse {
     let mut response = ApiGatewayProxyResponse::default();
     response.status_code = code;
@@ -164,7 +231,7 @@ pub async fn connect(store: &Store, request: ApiGatewayWebsocketProxyRequest) ->
         tracing::warn!("a connection without the authorizer's user: refused");
         return status(403);
     };
-    match store.add_connection(user, &id, Timestamp::now()).await {
+    match store.add_connection_until(user, &id, Timestamp::now(), token_expiry_of(&request)).await {
         Ok(()) => {
             tracing::info!(connection = %id, "connected");
             status(200)
@@ -218,6 +285,55 @@ pub struct MessageEvent<'a> {
     pub unread: Option<UnreadCountsJson>,
 }
 
+/// Posts under way at once in one invocation (API Gateway's management
+/// API is called per connection; this bounds the sockets and memory a
+/// large fan-out takes).
+pub const MAX_CONCURRENT_POSTS: usize = 16;
+
+/// The open connections per user that get pushes: the newest ones; older
+/// connections beyond it are closed (`too_many_connections`), so one user
+/// cannot make a delivery fan out without bound.
+pub const MAX_CONNECTIONS_PER_USER: usize = 10;
+
+/// A 410 for a connection younger than this does not remove its record:
+/// `$connect` writes the record a moment before API Gateway makes the
+/// socket live, and a post in between answers 410 for a connection that is
+/// about to work. (An old one answering 410 is gone for good.)
+pub const YOUNG_CONNECTION_SECS: i64 = 5;
+
+/// The management API's time budget per post, first attempt and one retry
+/// included: a connection that cannot take a frame within it is closed, so
+/// one slow client never holds a batch (and the other users on its shard).
+pub const POST_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
+pub const POST_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(2500);
+pub const POST_ATTEMPTS: u32 = 2;
+
+/// The `type` of the frame a connection gets just before the backend closes
+/// it, with a `reason` (see [`CloseReason`]).
+pub const CLOSING_EVENT: &str = "closing";
+
+/// Why the backend closes a connection. The client reads it from the
+/// `closing` frame (when it could still take one): reconnect (with a fresh
+/// token for `token_expired`), then reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The access token it was opened with has expired.
+    TokenExpired,
+    /// The user has more open connections than [`MAX_CONNECTIONS_PER_USER`]; this is one of the oldest.
+    TooManyConnections,
+    /// Posting to it kept failing (its buffer is full, it answered too
+    /// slowly, or the management API failed for it): it missed frames.
+    Unresponsive,
+}
+
+#[derive(Serialize)]
+struct ClosingEvent {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    reason: CloseReason,
+}
+
 /// What one record's delivery did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
@@ -225,6 +341,46 @@ pub struct Delivered {
     pub posted: usize,
     /// Connections found gone (and removed).
     pub gone: usize,
+    /// Connections closed by the backend (token expired, too many, unresponsive).
+    pub closed: usize,
+    /// Connections that could be neither posted to nor closed (their
+    /// records stay: the next message tries again).
+    pub failed: usize,
+}
+
+impl std::ops::AddAssign for Delivered {
+    fn add_assign(&mut self, other: Self) {
+        self.posted += other.posted;
+        self.gone += other.gone;
+        self.closed += other.closed;
+        self.failed += other.failed;
+    }
+}
+
+/// What happens to one connection for one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Post,
+    Close(CloseReason),
+}
+
+/// The management API client the delivery posts with: `base`'s region and
+/// credentials, the stage URL `endpoint`, and the post budgets above.
+pub fn connections_client(base: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_apigatewaymanagement::Client {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(POST_ATTEMPT_TIMEOUT)
+        .operation_attempt_timeout(POST_ATTEMPT_TIMEOUT)
+        .operation_timeout(POST_OPERATION_TIMEOUT)
+        .build();
+    aws_sdk_apigatewaymanagement::Client::from_conf(
+        aws_sdk_apigatewaymanagement::config::Builder::from(base)
+            .endpoint_url(endpoint)
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(POST_ATTEMPTS))
+            .build(),
+    )
 }
 
 /// Posts new messages to the members' open connections.
@@ -254,17 +410,18 @@ impl Delivery {
             });
         }
         let sdk = config.sdk_config().await;
-        let client = aws_sdk_apigatewaymanagement::Client::from_conf(
-            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(endpoint).build(),
-        );
-        Ok(Delivery::new(Store::from_config(&config).await, client))
+        Ok(Delivery::new(Store::from_config(&config).await, connections_client(&sdk, endpoint)))
     }
 
-    /// A batch from the stream, in order. Records that are not new messages
-    /// are passed over. At the first record that could not be delivered the
-    /// batch stops and that record is reported as failed: Lambda retries
-    /// from it (the records after it too), keeping each message group's order.
-    pub async fn handle(&self, event: StreamEvent) -> DynamoDbEventResponse {
+    /// A batch from the stream, in order, within the invocation's deadline
+    /// (`deadline_ms`, Lambda's; none: no deadline). Records that are not
+    /// new messages are passed over. What fails for one connection stays
+    /// with it (see [`Delivery::deliver`]); a record fails only when it
+    /// cannot be delivered at all (the table cannot be read for it), or the
+    /// deadline comes first. At the first such record the batch stops and
+    /// reports it: Lambda retries from it (the records after it too),
+    /// keeping each message group's order.
+    pub async fn handle(&self, event: StreamEvent, deadline_ms: Option<u64>) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
         for record in event.records {
             if !is_new_message(&record) {
@@ -279,23 +436,47 @@ impl Delivery {
                     continue;
                 }
             };
-            match self.deliver(&message).await {
-                Ok(done) => {
-                    tracing::info!(message = %message.uuid, posted = done.posted, gone = done.gone, "delivered")
+            let failed = match crate::deadline::within(deadline_ms, self.deliver(&message)).await {
+                Some(Ok(done)) => {
+                    tracing::info!(
+                        message = %message.uuid,
+                        posted = done.posted,
+                        gone = done.gone,
+                        closed = done.closed,
+                        failed = done.failed,
+                        "delivered"
+                    );
+                    false
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     tracing::warn!(message = %message.uuid, error = %e.chain(), "delivery failed; the record is retried");
-                    let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = record.change.sequence_number.clone();
-                    response.batch_item_failures.push(failure);
-                    break;
+                    true
                 }
+                None => {
+                    tracing::warn!(message = %message.uuid, "the deadline came first; the batch resumes here");
+                    true
+                }
+            };
+            if failed {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+                break;
             }
         }
         response
     }
 
-    /// Posts `message` to every open connection of both its members.
+    /// Posts `message` to the open connections of both its members. An
+    /// error only when the table cannot be read for it; each connection's
+    /// own outcome stays with that connection: posted; gone (410: its record
+    /// removed, unless it is younger than [`YOUNG_CONNECTION_SECS`]); or,
+    /// when the post fails within its budget (429 for a full buffer, a 5xx,
+    /// a timeout, a connection error), closed as unresponsive with
+    /// `DeleteConnection` and its record removed, so the client reconnects
+    /// and reloads what it missed. Connections whose token has expired, and
+    /// those beyond the newest [`MAX_CONNECTIONS_PER_USER`], get a `closing`
+    /// frame and are closed, not posted to.
     pub async fn deliver(&self, message: &Message) -> Result<Delivered> {
         let sender = message.sender.uuid;
         let Some(group) = self.store.message_group(sender, message.group).await? else {
@@ -304,59 +485,142 @@ impl Delivery {
         };
         let recipient = group.other.uuid;
         let now = Timestamp::now();
-        let mut done = Delivered::default();
+        let mut jobs = Vec::new();
         for (member, counts) in [(recipient, true), (sender, false)] {
-            let connections = self.store.connections_of(member, now).await?;
-            if connections.is_empty() {
+            let connections = self.store.open_connections(member, now).await?;
+            let plans: Vec<(OpenConnection, Plan)> = connections
+                .into_iter()
+                .enumerate()
+                .map(|(n, c)| {
+                    let plan = plan_for(&c, n, now);
+                    (c, plan)
+                })
+                .collect();
+            if plans.is_empty() {
                 continue;
             }
-            let unread = if counts { Some(self.store.unread_counts(member).await?.into()) } else { None };
+            let posts = plans.iter().any(|(_, plan)| *plan == Plan::Post);
+            let unread = if counts && posts { Some(self.store.unread_counts(member).await?.into()) } else { None };
             let mut json = MessageJson::from(message);
             json.message_group_uuid = Some(message.group.to_string());
             let event = MessageEvent { kind: MESSAGE_EVENT, message: json, unread };
             let body = serde_json::to_vec(&event)
                 .map_err(|e| crate::error::Error::internal_from("cannot write the message event", e))?;
-            let member_done = self.post_all(member, connections, body).await?;
-            done.posted += member_done.posted;
-            done.gone += member_done.gone;
+            for (connection, plan) in plans {
+                jobs.push((member, connection, plan, body.clone()));
+            }
         }
-        Ok(done)
+        Ok(self.run_all(jobs, now).await)
     }
 
-    /// Posts `body` to each connection at once; removes those that are gone.
-    async fn post_all(&self, member: UserUuid, connections: Vec<ConnectionId>, body: Vec<u8>) -> Result<Delivered> {
-        let mut posts = tokio::task::JoinSet::new();
-        for id in connections {
-            let client = self.connections.clone();
-            let body = Blob::new(body.clone());
-            posts.spawn(async move {
-                let sent = client.post_to_connection().connection_id(id.as_str()).data(body).send().await;
-                (id, sent)
+    /// Runs each connection's plan, [`MAX_CONCURRENT_POSTS`] at a time.
+    async fn run_all(&self, jobs: Vec<(UserUuid, OpenConnection, Plan, Vec<u8>)>, now: Timestamp) -> Delivered {
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_POSTS));
+        let mut running = tokio::task::JoinSet::new();
+        for (member, connection, plan, body) in jobs {
+            let this = self.clone();
+            let slots = slots.clone();
+            running.spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else { return Delivered::default() };
+                this.run_one(member, connection, plan, body, now).await
             });
         }
         let mut done = Delivered::default();
-        let mut failed = None;
-        while let Some(joined) = posts.join_next().await {
-            let Ok((id, sent)) = joined else {
-                failed = Some("a post task ended abnormally".to_owned());
-                continue;
-            };
-            match sent {
-                Ok(_) => done.posted += 1,
-                Err(e) if matches!(e.as_service_error(), Some(PostToConnectionError::GoneException(_))) => {
-                    tracing::info!(connection = %id, "the connection is gone; removed");
-                    self.store.remove_connection(member, &id).await?;
-                    done.gone += 1;
-                }
-                Err(e) => {
-                    tracing::warn!(connection = %id, error = %DisplayErrorContext(&e), "cannot post to a connection");
-                    failed = Some(format!("posting to a connection: {}", DisplayErrorContext(&e)));
-                }
+        while let Some(joined) = running.join_next().await {
+            match joined {
+                Ok(one) => done += one,
+                Err(e) => tracing::error!(error = %e, "a connection's delivery ended abnormally"),
             }
         }
-        match failed {
-            None => Ok(done),
-            Some(why) => Err(crate::error::Error::unavailable(why)),
+        done
+    }
+
+    /// One connection's outcome for one message; never an error (what
+    /// fails here concerns this connection only, and is logged).
+    async fn run_one(
+        &self,
+        member: UserUuid,
+        connection: OpenConnection,
+        plan: Plan,
+        body: Vec<u8>,
+        now: Timestamp,
+    ) -> Delivered {
+        let id = &connection.id;
+        let closed = |done: bool| {
+            if done {
+                Delivered { closed: 1, ..Delivered::default() }
+            } else {
+                Delivered { failed: 1, ..Delivered::default() }
+            }
+        };
+        if let Plan::Close(reason) = plan {
+            return closed(self.close(member, id, reason, true).await);
         }
+        let sent = self.connections.post_to_connection().connection_id(id.as_str()).data(Blob::new(body)).send().await;
+        match sent {
+            Ok(_) => Delivered { posted: 1, ..Delivered::default() },
+            Err(e) if matches!(e.as_service_error(), Some(PostToConnectionError::GoneException(_))) => {
+                if now.unix_seconds() - connection.connected_at.unix_seconds() < YOUNG_CONNECTION_SECS {
+                    tracing::info!(connection = %id, "410 for a connection just opened; its record is kept");
+                    return Delivered::default();
+                }
+                tracing::info!(connection = %id, "the connection is gone; removed");
+                self.forget(member, id).await;
+                Delivered { gone: 1, ..Delivered::default() }
+            }
+            Err(e) => {
+                tracing::warn!(connection = %id, error = %DisplayErrorContext(&e), "cannot post to a connection; closing it");
+                closed(self.close(member, id, CloseReason::Unresponsive, false).await)
+            }
+        }
+    }
+
+    /// Closes connection `id` from the backend: a `closing` frame first
+    /// when `tell` (best effort), then `DeleteConnection`; its record is
+    /// removed once API Gateway has closed it (or it was gone already). A
+    /// failed close keeps the record, so the next message tries again.
+    /// Whether it was closed.
+    async fn close(&self, member: UserUuid, id: &ConnectionId, reason: CloseReason, tell: bool) -> bool {
+        if tell {
+            if let Ok(frame) = serde_json::to_vec(&ClosingEvent { kind: CLOSING_EVENT, reason }) {
+                let _ = self
+                    .connections
+                    .post_to_connection()
+                    .connection_id(id.as_str())
+                    .data(Blob::new(frame))
+                    .send()
+                    .await;
+            }
+        }
+        let deleted = self.connections.delete_connection().connection_id(id.as_str()).send().await;
+        match deleted {
+            Ok(_) => {}
+            Err(e) if matches!(e.as_service_error(), Some(DeleteConnectionError::GoneException(_))) => {}
+            Err(e) => {
+                tracing::warn!(connection = %id, reason = ?reason, error = %DisplayErrorContext(&e), "cannot close a connection; kept");
+                return false;
+            }
+        }
+        tracing::info!(connection = %id, reason = ?reason, "connection closed");
+        self.forget(member, id).await;
+        true
+    }
+
+    /// Removes connection `id`'s record (a failure is logged: TTL removes it later).
+    async fn forget(&self, member: UserUuid, id: &ConnectionId) {
+        if let Err(e) = self.store.remove_connection(member, id).await {
+            tracing::warn!(connection = %id, error = %e.chain(), "cannot remove a connection's record (TTL will)");
+        }
+    }
+}
+
+/// What to do with the `n`-th newest of a member's open connections at `now`.
+fn plan_for(connection: &OpenConnection, n: usize, now: Timestamp) -> Plan {
+    if connection.token_expires_at.is_some_and(|exp| exp <= now.unix_seconds()) {
+        Plan::Close(CloseReason::TokenExpired)
+    } else if n >= MAX_CONNECTIONS_PER_USER {
+        Plan::Close(CloseReason::TooManyConnections)
+    } else {
+        Plan::Post
     }
 }

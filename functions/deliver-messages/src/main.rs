@@ -1,6 +1,7 @@
 //! Fed by the table's stream (filtered to new messages) — a thin adapter over
 //! `cruddur_core::realtime::Delivery`: posts each message to both members'
-//! open WebSocket connections and reports the records it could not deliver.
+//! open WebSocket connections within the invocation's deadline, and reports
+//! the first record it could not deliver.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
@@ -12,5 +13,10 @@ async fn main() -> Result<(), Error> {
     cruddur_core::telemetry::init();
     // Built once per process: the DynamoDB and management API clients.
     let delivery = Delivery::from_env().await?;
-    run(service_fn(|event: LambdaEvent<_>| async { Ok::<_, Error>(delivery.handle(event.payload).await) })).await
+    let delivery = &delivery;
+    run(service_fn(|event: LambdaEvent<_>| async move {
+        let deadline = Some(event.context.deadline);
+        Ok::<_, Error>(delivery.handle(event.payload, deadline).await)
+    }))
+    .await
 }

@@ -22,16 +22,43 @@ struct ConnectionItem {
     connected_at: Timestamp,
     /// Epoch seconds; DynamoDB's TTL removes the item after it.
     expires_at: i64,
+    /// Epoch seconds: the `exp` of the access token the connection was
+    /// opened with (absent on records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_expires_at: Option<i64>,
+}
+
+/// One of a user's open connections, as its record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenConnection {
+    pub id: ConnectionId,
+    pub connected_at: Timestamp,
+    /// Epoch seconds: when the token it was opened with expires, if known.
+    pub token_expires_at: Option<i64>,
 }
 
 impl Store {
     /// Records `id` as one of `owner`'s open connections.
     pub async fn add_connection(&self, owner: UserUuid, id: &ConnectionId, at: Timestamp) -> Result<()> {
+        self.add_connection_until(owner, id, at, None).await
+    }
+
+    /// Records `id` as one of `owner`'s open connections, opened at `at`
+    /// with an access token that expires at `token_expires_at` (epoch
+    /// seconds): delivery closes it then.
+    pub async fn add_connection_until(
+        &self,
+        owner: UserUuid,
+        id: &ConnectionId,
+        at: Timestamp,
+        token_expires_at: Option<i64>,
+    ) -> Result<()> {
         let body = ConnectionItem {
             connection_id: id.clone(),
             user_uuid: owner,
             connected_at: at,
             expires_at: at.unix_seconds() + CONNECTION_LIFETIME_SECS,
+            token_expires_at,
         };
         let out = self
             .client
@@ -61,9 +88,14 @@ impl Store {
         Ok(())
     }
 
-    /// `owner`'s open connections at `now` (records past their lifetime that
-    /// TTL has not removed yet are left out): one Query.
+    /// The ids of `owner`'s open connections at `now` (see [`Store::open_connections`]).
     pub async fn connections_of(&self, owner: UserUuid, now: Timestamp) -> Result<Vec<ConnectionId>> {
+        Ok(self.open_connections(owner, now).await?.into_iter().map(|c| c.id).collect())
+    }
+
+    /// `owner`'s open connections at `now`, newest first (records past their
+    /// lifetime that TTL has not removed yet are left out): one Query.
+    pub async fn open_connections(&self, owner: UserUuid, now: Timestamp) -> Result<Vec<OpenConnection>> {
         let items = all_pages(|start| async move {
             let out = self
                 .client
@@ -85,9 +117,14 @@ impl Store {
         for item in items {
             let connection = from_item::<ConnectionItem>(item)?;
             if connection.expires_at > now.unix_seconds() {
-                open.push(connection.connection_id);
+                open.push(OpenConnection {
+                    id: connection.connection_id,
+                    connected_at: connection.connected_at,
+                    token_expires_at: connection.token_expires_at,
+                });
             }
         }
+        open.sort_by_key(|c| std::cmp::Reverse(c.connected_at));
         Ok(open)
     }
 }

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, ConsumedCapacity, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
-pub use self::connections::CONNECTION_LIFETIME_SECS;
+pub use self::connections::{OpenConnection, CONNECTION_LIFETIME_SECS};
 pub use self::keys::MESSAGE_PREFIX;
 pub use self::message_groups::Sent;
 pub use self::meter::{CapacityMeter, Usage};

@@ -1,15 +1,17 @@
 //! A stand-in of API Gateway's `@connections` management API for the
 //! delivery tests: it records every `PostToConnection` (connection id and
-//! body) and answers each connection as told: 200 by default, 410
-//! `GoneException` for a connection that is gone, or any other status.
+//! body) and `DeleteConnection`, and answers each connection as told: 200
+//! by default, 410 `GoneException` for a connection that is gone, 429
+//! `LimitExceededException` for a full buffer, any other status, or late.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -22,6 +24,10 @@ struct State {
     posts: Mutex<Vec<(String, Value)>>,
     /// The status each connection answers with (absent: 200).
     answers: Mutex<HashMap<String, u16>>,
+    /// How long each connection takes to answer a post (absent: at once).
+    delays: Mutex<HashMap<String, Duration>>,
+    /// Every connection closed with DeleteConnection, in order.
+    deleted: Mutex<Vec<String>>,
 }
 
 pub struct ConnectionsStandIn {
@@ -43,6 +49,30 @@ impl ConnectionsStandIn {
         self.state.answers.lock().unwrap().insert(id.to_owned(), status);
     }
 
+    /// Posts to connection `id` are answered after `delay` from now on.
+    pub fn delay(&self, id: &str, delay: Duration) {
+        self.state.delays.lock().unwrap().insert(id.to_owned(), delay);
+    }
+
+    /// The connections closed with DeleteConnection so far, sorted.
+    pub fn deleted(&self) -> Vec<String> {
+        let mut ids = self.state.deleted.lock().unwrap().clone();
+        ids.sort();
+        ids
+    }
+
+    /// The frames of type `closing` posted so far: (connection id, reason), sorted.
+    pub fn closing(&self) -> Vec<(String, String)> {
+        let mut frames: Vec<(String, String)> = self
+            .posts()
+            .into_iter()
+            .filter(|(_, body)| body["type"] == "closing")
+            .map(|(id, body)| (id, body["reason"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        frames.sort();
+        frames
+    }
+
     /// The posts received so far: (connection id, body).
     pub fn posts(&self) -> Vec<(String, Value)> {
         self.state.posts.lock().unwrap().clone()
@@ -56,18 +86,11 @@ impl ConnectionsStandIn {
         ids
     }
 
-    /// A management-API client pointed at this stand-in.
-    pub fn client(&self) -> aws_sdk_apigatewaymanagement::Client {
-        aws_sdk_apigatewaymanagement::Client::from_conf(
-            aws_sdk_apigatewaymanagement::Config::builder()
-                .behavior_version_latest()
-                .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
-                    "local", "local", None, None, "stand-in",
-                ))
-                .endpoint_url(&self.url)
-                .build(),
-        )
+    /// The delivery's own management-API client (its post budgets), pointed
+    /// at this stand-in.
+    pub async fn client(&self) -> aws_sdk_apigatewaymanagement::Client {
+        let sdk = crate::engines::local_sdk_config(&crate::fixtures::test_config(), &self.url).await;
+        cruddur_core::realtime::connections_client(&sdk, &self.url)
     }
 }
 
@@ -89,10 +112,21 @@ async fn handle(state: Arc<State>, _peer: SocketAddr, request: Request<Incoming>
     let Some(id) = request.uri().path().strip_prefix("/@connections/").map(percent_decode) else {
         return Ok(answer(StatusCode::NOT_FOUND, Some("NotFoundException")));
     };
+    let status = state.answers.lock().unwrap().get(&id).copied().unwrap_or(200);
+    if request.method() == Method::DELETE {
+        if status == 410 {
+            return Ok(answer(StatusCode::GONE, Some("GoneException")));
+        }
+        state.deleted.lock().unwrap().push(id);
+        return Ok(answer(StatusCode::NO_CONTENT, None));
+    }
     let body = read_body(request.into_body()).await;
     let json = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     state.posts.lock().unwrap().push((id.clone(), json));
-    let status = state.answers.lock().unwrap().get(&id).copied().unwrap_or(200);
+    let delay = state.delays.lock().unwrap().get(&id).copied();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     Ok(match status {
         200 => answer(StatusCode::OK, None),
         410 => answer(StatusCode::GONE, Some("GoneException")),

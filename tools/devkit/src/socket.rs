@@ -114,6 +114,12 @@ impl Socket {
         }
     }
 
+    /// Sends a text frame (a client's message to the API, such as a ping).
+    pub async fn send(&mut self, text: &str) -> Result<(), String> {
+        use futures_util::SinkExt;
+        self.stream.send(Message::text(text)).await.map_err(|e| e.to_string())
+    }
+
     /// Closes with a close frame, as a browser tab that navigates away.
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;

@@ -108,9 +108,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let sdk = config.sdk_config().await;
-    let management = aws_sdk_apigatewaymanagement::Client::from_conf(
-        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(format!("http://{ws_address}")).build(),
-    );
+    let management = cruddur_core::realtime::connections_client(&sdk, &format!("http://{ws_address}"));
     let delivery = Delivery::new(app.store().clone(), management);
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let poll = std::time::Duration::from_millis(args.stream_poll_ms.max(1));

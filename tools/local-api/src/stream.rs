@@ -3,9 +3,12 @@
 //! GetShardIterator, GetRecords) polled every `poll` per shard (Lambda's base
 //! rate is four times a second), each batch handed to
 //! `cruddur_core::realtime::Delivery::handle` as Lambda's `DynamoDbEvent`.
-//! A record the delivery reports as failed is retried from there (the same
-//! shard iterator again) up to [`MAX_ATTEMPTS`] times, then passed over with
-//! a warning, as a mapping with a retry limit does.
+//! A record the delivery reports as failed is retried from that record (an
+//! iterator at its sequence number, as Lambda resumes at the lowest failed
+//! one, not at the batch's start) up to [`MAX_ATTEMPTS`] times, then passed
+//! over with a warning, as a mapping with a retry limit does. An iterator
+//! that expired (or that DynamoDB Local no longer accepts) is renewed from
+//! the last record handled (the checkpoint), instead of leaving the shard stuck.
 //!
 //! The filter is applied by the delivery code itself
 //! (`realtime::is_new_message`, the rule of the template's `FilterCriteria`).
@@ -27,8 +30,11 @@ const DISCOVER_EVERY: Duration = Duration::from_secs(2);
 struct Shard {
     /// Where the next GetRecords reads; `None` once the shard is closed and read.
     iterator: Option<String>,
-    /// Failed tries of the batch at `iterator`.
+    /// Failed tries of the record at `iterator`.
     attempts: u32,
+    /// The sequence number of the last record handled (delivered or passed
+    /// over): where a renewed iterator starts after.
+    checkpoint: Option<String>,
 }
 
 /// The stream of `table`, read from its end at start.
@@ -97,7 +103,7 @@ impl Feed {
                         format!("cannot read shard {id}: {}", aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e))
                     })?
                     .shard_iterator;
-                self.shards.insert(id.to_owned(), Shard { iterator, attempts: 0 });
+                self.shards.insert(id.to_owned(), Shard { iterator, attempts: 0, checkpoint: None });
             }
             match description.last_evaluated_shard_id {
                 Some(last) => start = Some(last),
@@ -130,30 +136,84 @@ impl Feed {
         let out = match self.streams.get_records().shard_iterator(&iterator).send().await {
             Ok(out) => out,
             Err(e) => {
-                tracing::warn!(shard = id, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "stream: GetRecords failed");
+                tracing::warn!(shard = id, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "stream: GetRecords failed; renewing the iterator from the checkpoint");
+                self.renew(id).await;
                 return;
             }
         };
         let records = out.records.unwrap_or_default();
-        let mut advance = true;
+        let sequences: Vec<Option<String>> =
+            records.iter().map(|r| r.dynamodb.as_ref().and_then(|d| d.sequence_number.clone())).collect();
+        let mut resume_at = None;
         if !records.is_empty() {
             let batch = records.into_iter().map(|r| self.event_record(r)).collect();
-            let answer = self.delivery.handle(cruddur_devkit::events::stream_batch(batch)).await;
-            if !answer.batch_item_failures.is_empty() {
+            let answer = self.delivery.handle(cruddur_devkit::events::stream_batch(batch), None).await;
+            if let Some(failed) = answer.batch_item_failures.first().and_then(|f| f.item_identifier.clone()) {
                 let shard = self.shards.entry(id.to_owned()).or_default();
                 shard.attempts += 1;
                 if shard.attempts < MAX_ATTEMPTS {
-                    advance = false;
-                    tracing::warn!(shard = id, attempt = shard.attempts, "stream: a record failed; retrying the batch");
+                    tracing::warn!(shard = id, attempt = shard.attempts, "stream: a record failed; retrying from it");
+                    // Handled: the records before the failed one.
+                    let before = sequences.iter().take_while(|s| s.as_deref() != Some(failed.as_str())).last();
+                    if let Some(Some(done)) = before {
+                        shard.checkpoint = Some(done.clone());
+                    }
+                    resume_at = Some(failed);
                 } else {
                     tracing::warn!(shard = id, "stream: a record failed {MAX_ATTEMPTS} times; passed over");
                 }
             }
         }
-        if advance {
-            let shard = self.shards.entry(id.to_owned()).or_default();
-            shard.iterator = out.next_shard_iterator;
-            shard.attempts = 0;
+        match resume_at {
+            Some(sequence) => {
+                let at = self.iterator_at(id, ShardIteratorType::AtSequenceNumber, Some(sequence)).await;
+                let shard = self.shards.entry(id.to_owned()).or_default();
+                // Without a new iterator the same batch is read again.
+                if at.is_some() {
+                    shard.iterator = at;
+                }
+            }
+            None => {
+                let shard = self.shards.entry(id.to_owned()).or_default();
+                if let Some(Some(last)) = sequences.last() {
+                    shard.checkpoint = Some(last.clone());
+                }
+                shard.iterator = out.next_shard_iterator;
+                shard.attempts = 0;
+            }
+        }
+    }
+
+    /// A new iterator for shard `id` after its checkpoint (or at the
+    /// stream's end when nothing was handled yet, as at start).
+    async fn renew(&mut self, id: &str) {
+        let checkpoint = self.shards.get(id).and_then(|s| s.checkpoint.clone());
+        let renewed = match checkpoint {
+            Some(sequence) => self.iterator_at(id, ShardIteratorType::AfterSequenceNumber, Some(sequence)).await,
+            None => self.iterator_at(id, ShardIteratorType::Latest, None).await,
+        };
+        if let Some(iterator) = renewed {
+            self.shards.entry(id.to_owned()).or_default().iterator = Some(iterator);
+        }
+    }
+
+    /// A shard iterator of `kind` (at or after `sequence`); `None`, logged, on failure.
+    async fn iterator_at(&self, id: &str, kind: ShardIteratorType, sequence: Option<String>) -> Option<String> {
+        let out = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(id)
+            .shard_iterator_type(kind)
+            .set_sequence_number(sequence)
+            .send()
+            .await;
+        match out {
+            Ok(out) => out.shard_iterator,
+            Err(e) => {
+                tracing::warn!(shard = id, error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e), "stream: cannot get a shard iterator");
+                None
+            }
         }
     }
 

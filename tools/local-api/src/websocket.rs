@@ -15,8 +15,11 @@
 //!   through the same `aws-sdk-apigatewaymanagement` client it uses on AWS
 //!   (requests are not signature-checked: this is a loopback server).
 //!
-//! Not emulated: API Gateway's 10-minute idle and 2-hour limits, routes for
-//! client messages (frames from clients are ignored).
+//! - A client's text frame is routed by its `action` as the template's
+//!   routes do: `{"action":"ping"}` is answered `{"type":"pong"}`, anything
+//!   else the unknown-action error frame; the connection stays open.
+//!
+//! Not emulated: API Gateway's 10-minute idle and 2-hour limits.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -261,6 +264,19 @@ async fn run<S>(
             },
             frame = socket.next() => match frame {
                 Some(Ok(Message::Close(_))) => break true,
+                // Routed by `action` as API Gateway does (ping -> pong,
+                // anything else -> the unknown-action error frame).
+                Some(Ok(Message::Text(text))) => {
+                    let answer = realtime::answer_to_client_frame(text.as_str());
+                    if socket.send(Message::text(answer)).await.is_err() {
+                        break false;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    if socket.send(Message::text(realtime::UNKNOWN_ACTION_FRAME)).await.is_err() {
+                        break false;
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break false,
             },

@@ -187,6 +187,10 @@ async fn a_client_that_vanished_without_closing_is_removed_on_the_next_delivery(
     // The record stays ($disconnect never ran), as on AWS for a client that
     // lost its network.
     assert_eq!(stack.connection_records().await.len(), 2, "no $disconnect for a vanished client");
+    // A 410 for a connection younger than YOUNG_CONNECTION_SECS keeps its
+    // record (the $connect race): let it age past that first.
+    let young = cruddur_core::realtime::YOUNG_CONNECTION_SECS.unsigned_abs() + 1;
+    tokio::time::sleep(Duration::from_secs(young)).await;
 
     let sent = stack.send("bayko", json!({"message": "Still there?", "message_group_uuid": MESSAGE_GROUP_UUID})).await;
     let sent_uuid = sent["uuid"].as_str().unwrap();
@@ -235,4 +239,76 @@ async fn a_user_without_a_profile_is_refused_and_a_table_that_cannot_be_read_ref
     // The table goes away: the authorizer cannot look the user up.
     stack.store.client().delete_table().table_name(stack.store.table()).send().await.unwrap();
     assert_eq!(Socket::connect(&stack.api.ws, Some(&bayko_token)).await.err(), Some(500), "fails closed");
+}
+
+/// The keepalive: `{"action":"ping"}` is answered `{"type":"pong"}`; any
+/// other frame gets the unknown-action error frame and the connection stays
+/// open (the next message still arrives on it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ping_is_answered_with_a_pong_and_an_unknown_frame_with_an_error_not_a_close() {
+    use cruddur_devkit::socket::Next;
+    let stack = super::start("rt-ping").await;
+    let mut bayko = stack.socket("bayko").await;
+    bayko.send(r#"{"action":"ping"}"#).await.unwrap();
+    assert_eq!(bayko.next(ARRIVES_WITHIN).await, Next::Event(json!({"type": "pong"})));
+    for frame in ["hello", r#"{"action":"sendmessage","data":"x"}"#, "{}"] {
+        bayko.send(frame).await.unwrap();
+        assert_eq!(
+            bayko.next(ARRIVES_WITHIN).await,
+            Next::Event(json!({"type": "error", "error": "unknown_action"})),
+            "{frame}"
+        );
+    }
+    let sent =
+        stack.send("andrewbrown", json!({"message": "still open?", "message_group_uuid": MESSAGE_GROUP_UUID})).await;
+    bayko.messages(&[sent["uuid"].as_str().unwrap()], ARRIVES_WITHIN).await.expect("the connection stayed open");
+}
+
+/// The client loop the README gives a frontend, run with a real WebSocket
+/// client: the connection drops (the backend closes it), messages are sent
+/// while the client is away, it reconnects and reloads the open
+/// conversation: every message it missed appears exactly once, in order,
+/// and the next one arrives live on the new connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_drop_a_client_that_reconnects_and_reloads_has_every_message_once_in_order() {
+    let stack = super::start("rt-catch-up").await;
+    let bayko_token = stack.token("bayko").await.access_token;
+    let mut bayko = stack.socket("bayko").await;
+    // The sender's tab tells when each message's delivery has run.
+    let mut andrew = stack.socket("andrewbrown").await;
+    let first = stack
+        .send("andrewbrown", json!({"message": "before the drop", "message_group_uuid": MESSAGE_GROUP_UUID}))
+        .await;
+    bayko.messages(&[first["uuid"].as_str().unwrap()], ARRIVES_WITHIN).await.unwrap();
+    // The backend closes the connection (as delivery does for a stuck tab).
+    let records = stack.connection_records().await;
+    let id = records[0]["connection_id"].as_str().unwrap().to_owned();
+    let http = stack.api.ws.replacen("ws://", "http://", 1);
+    let (status, _, _) = stack.raw_at(&http, "DELETE", &format!("/@connections/{id}"), None, None, &[]).await;
+    assert_eq!(status, 204);
+    assert!(matches!(bayko.next(ARRIVES_WITHIN).await, cruddur_devkit::socket::Next::Closed(_)), "closed");
+    // Sent while bayko is away.
+    let mut missed = Vec::new();
+    for n in 1..=3 {
+        let body = json!({"message": format!("while away {n}"), "message_group_uuid": MESSAGE_GROUP_UUID});
+        missed.push(stack.send("andrewbrown", body).await["uuid"].as_str().unwrap().to_owned());
+    }
+    let missed_refs: Vec<&str> = missed.iter().map(String::as_str).collect();
+    let mut seen = vec![first["uuid"].as_str().unwrap()];
+    seen.extend(&missed_refs);
+    andrew.messages(&seen, ARRIVES_WITHIN).await.expect("their deliveries ran (bayko had no connection)");
+    // Reconnect, then reload the open conversation.
+    let mut again = stack.socket("bayko").await;
+    let (status, messages) =
+        stack.call("GET", &format!("/api/messages/{MESSAGE_GROUP_UUID}"), Some(&bayko_token), None).await;
+    assert_eq!(status, 200, "{messages}");
+    let uuids: Vec<&str> = messages.as_array().unwrap().iter().map(|m| m["uuid"].as_str().unwrap()).collect();
+    let tail: Vec<&str> = uuids[uuids.len() - 4..].to_vec();
+    let mut expected = vec![first["uuid"].as_str().unwrap()];
+    expected.extend(missed.iter().map(String::as_str));
+    assert_eq!(tail, expected, "every message once, in order");
+    let live = stack
+        .send("andrewbrown", json!({"message": "after the reconnect", "message_group_uuid": MESSAGE_GROUP_UUID}))
+        .await;
+    again.messages(&[live["uuid"].as_str().unwrap()], ARRIVES_WITHIN).await.expect("live again");
 }
