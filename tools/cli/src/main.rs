@@ -10,6 +10,7 @@
 
 mod cognito;
 mod output;
+mod realtime;
 
 use std::process::ExitCode;
 
@@ -85,6 +86,9 @@ enum Command {
     /// Cognito user pool commands.
     #[command(subcommand)]
     Cognito(cognito::CognitoCommand),
+    /// Realtime delivery: what it gave up on.
+    #[command(subcommand)]
+    Realtime(realtime::RealtimeCommand),
     /// Local stack only: table, user pool and app client, seed users (profiles through
     /// PostConfirmation), the seeded message group; writes DIR/dev.env and DIR/frontend.env.
     DevSetup {
@@ -185,7 +189,7 @@ impl Target {
         let (endpoint, cognito_endpoint) = if prod {
             // --prod means AWS itself: drop any endpoint override the
             // environment carries before the SDK reads it.
-            for var in ["AWS_ENDPOINT_URL", DYNAMODB_ENV, COGNITO_ENV] {
+            for var in ["AWS_ENDPOINT_URL", DYNAMODB_ENV, COGNITO_ENV, realtime::SQS_ENV] {
                 std::env::remove_var(var);
             }
             (None, None)
@@ -209,6 +213,18 @@ impl Target {
         match &self.endpoint {
             Some(url) => local_store(&self.config, url).await,
             None => Store::from_config(&self.config).await,
+        }
+    }
+
+    /// An SQS client for this target: AWS, or `AWS_ENDPOINT_URL_SQS`,
+    /// else the local moto (which serves SQS too).
+    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
+        match &self.cognito_endpoint {
+            Some(moto) => {
+                let url = env_url(&[realtime::SQS_ENV]).unwrap_or_else(|| moto.clone());
+                aws_sdk_sqs::Client::new(&cruddur_devkit::engines::local_sdk_config(&self.config, &url).await)
+            }
+            None => aws_sdk_sqs::Client::new(&self.config.sdk_config().await),
         }
     }
 
@@ -433,6 +449,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Cognito(command) => cognito::run(command, &target, &store).await,
+        Command::Realtime(command) => realtime::run(&target, command).await,
         Command::DevSetup { dir, api_url } => dev_setup(&target, &store, &dir, &api_url).await,
         Command::Token { who, client_id, password, id_token } => {
             let email = dev::email_of(&who)

@@ -254,3 +254,37 @@ async fn repair_users_gives_orphaned_accounts_their_profile_or_names_the_holder(
     assert!(!again.contains("profile created"), "{again}");
     assert_eq!(item_count(&table), before, "re-running changes nothing");
 }
+
+/// `cruddur realtime failures` reads the delivery's failures queue without
+/// consuming it: how many are waiting, and the first ones with --show.
+#[tokio::test]
+async fn realtime_failures_counts_and_shows_what_delivery_gave_up_on_and_leaves_it() {
+    let sdk =
+        cruddur_devkit::engines::local_sdk_config(&cruddur_devkit::fixtures::test_config(), &cognito_endpoint()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let name = format!("failures-{}", uuid::Uuid::new_v4().simple());
+    let url = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cruddur"))
+            .args(["realtime", "failures", "--queue-url", &url])
+            .args(args)
+            .envs(engine_env())
+            .envs(cruddur_devkit::fixtures::test_budget_env())
+            .env("AWS_ENDPOINT_URL_SQS", cognito_endpoint())
+            .output()
+            .expect("the cruddur binary runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(run(&[]).starts_with("0 failed stream batches waiting"), "{}", run(&[]));
+    for n in 1..=2 {
+        let body = format!(
+            r#"{{"requestContext":{{"condition":"RetryAttemptsExhausted"}},"DDBStreamBatchInfo":{{"startSequenceNumber":"{n}"}}}}"#
+        );
+        sqs.send_message().queue_url(&url).message_body(body).send().await.unwrap();
+    }
+    let shown = run(&["--show", "1"]);
+    assert!(shown.starts_with("2 failed stream batches waiting"), "{shown}");
+    assert!(shown.contains("RetryAttemptsExhausted"), "one is shown: {shown}");
+    assert!(run(&[]).starts_with("2 failed stream batches waiting"), "nothing consumed");
+}
