@@ -281,8 +281,10 @@ async fn after_a_drop_a_client_that_reconnects_and_reloads_has_every_message_onc
         .await;
     bayko.messages(&[first["uuid"].as_str().unwrap()], ARRIVES_WITHIN).await.unwrap();
     // The backend closes the connection (as delivery does for a stuck tab).
+    let bayko_pk = format!("CONN#{}", stack.uuid_of("bayko").await);
     let records = stack.connection_records().await;
-    let id = records[0]["connection_id"].as_str().unwrap().to_owned();
+    let record = records.iter().find(|r| r["pk"] == bayko_pk.as_str()).expect("bayko's connection record");
+    let id = record["connection_id"].as_str().unwrap().to_owned();
     let http = stack.api.ws.replacen("ws://", "http://", 1);
     let (status, _, _) = stack.raw_at(&http, "DELETE", &format!("/@connections/{id}"), None, None, &[]).await;
     assert_eq!(status, 204);
