@@ -259,6 +259,16 @@ async fn a_user_with_thirty_connections_gets_pushes_on_the_newest_ten_and_the_re
     assert_eq!(r.connections.closing(), told, "each closed one is told why");
     let bayko = r.uuid_of("bayko").await;
     assert_eq!(r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().len(), cap);
+
+    // A newer connection whose token has expired takes no place among them:
+    // it is closed, and the 10 valid ones still get the next message.
+    let now = Timestamp::now();
+    let expired = ConnectionId::parse("conn-expired").unwrap();
+    r.s.direct.add_connection_until(bayko, &expired, now, Some(now.unix_seconds() - 1)).await.unwrap();
+    let next = r.reply("andrewbrown", "to the same tabs").await;
+    r.delivery.handle(stream_batch(vec![stream_record("INSERT", &next, 2)]), None).await;
+    assert_eq!(r.connections.posted(next["message_uuid"].as_str().unwrap()), newest);
+    assert!(r.connections.deleted().contains(&"conn-expired".to_owned()));
 }
 
 /// A connection lives no longer than its token: past the token's `exp` it

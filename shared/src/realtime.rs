@@ -488,11 +488,15 @@ impl Delivery {
         let mut jobs = Vec::new();
         for (member, counts) in [(recipient, true), (sender, false)] {
             let connections = self.store.open_connections(member, now).await?;
+            // Newest first; the cap counts the connections still valid.
+            let mut live = 0;
             let plans: Vec<(OpenConnection, Plan)> = connections
                 .into_iter()
-                .enumerate()
-                .map(|(n, c)| {
-                    let plan = plan_for(&c, n, now);
+                .map(|c| {
+                    let plan = plan_for(&c, live, now);
+                    if plan != Plan::Close(CloseReason::TokenExpired) {
+                        live += 1;
+                    }
                     (c, plan)
                 })
                 .collect();
@@ -614,7 +618,8 @@ impl Delivery {
     }
 }
 
-/// What to do with the `n`-th newest of a member's open connections at `now`.
+/// What to do with a member's open connection at `now`, when `n` newer
+/// ones are still valid.
 fn plan_for(connection: &OpenConnection, n: usize, now: Timestamp) -> Plan {
     if connection.token_expires_at.is_some_and(|exp| exp <= now.unix_seconds()) {
         Plan::Close(CloseReason::TokenExpired)
