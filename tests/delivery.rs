@@ -55,6 +55,15 @@ impl Rig {
         items.into_iter().find(|i| i["message_uuid"] == uuid).expect("the message's item")
     }
 
+    /// The ids of `who`'s open connection records, sorted.
+    async fn open_ids(&self, who: &str) -> Vec<String> {
+        let user = self.uuid_of(who).await;
+        let mut ids: Vec<String> =
+            self.s.direct.connections_of(user, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+        ids.sort();
+        ids
+    }
+
     async fn counter(&self, sub: &str) -> Value {
         self.s.app.message_counter(sub).await.ok().body
     }
@@ -186,9 +195,7 @@ async fn a_gone_connection_is_removed_and_the_others_still_get_the_message() {
     assert_eq!(failures(&answer), Vec::<String>::new());
     let uuid = item["message_uuid"].as_str().unwrap();
     assert_eq!(r.connections.posted(uuid), ["bayko-gone", "bayko-phone"]);
-    let bayko = r.uuid_of("bayko").await;
-    let open: Vec<String> =
-        r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+    let open = r.open_ids("bayko").await;
     assert_eq!(open, ["bayko-phone"], "the gone connection's record is removed");
 }
 
@@ -229,9 +236,7 @@ async fn a_stuck_a_slow_and_a_failing_connection_cost_no_other_connection_or_rec
     }
     assert_eq!(r.connections.posted(second_uuid), ["andrew-tab", "londo-tab"], "the later record too");
     assert_eq!(r.connections.deleted(), ["bayko-broken", "bayko-slow", "bayko-stuck"], "the bad ones are closed");
-    let bayko = r.uuid_of("bayko").await;
-    let open: Vec<String> =
-        r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+    let open = r.open_ids("bayko").await;
     assert_eq!(open, ["bayko-phone"], "and their records removed");
     assert!(took < std::time::Duration::from_secs(15), "took {took:?}, against a 30 s timeout");
 }
@@ -291,8 +296,7 @@ async fn a_connection_whose_token_expired_gets_no_more_messages_and_is_closed() 
     assert_eq!(r.connections.posted(item["message_uuid"].as_str().unwrap()), ["bayko-fresh-token"]);
     assert_eq!(r.connections.closing(), [("bayko-expired-token".to_owned(), "token_expired".to_owned())]);
     assert_eq!(r.connections.deleted(), ["bayko-expired-token"]);
-    let open: Vec<String> =
-        r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+    let open = r.open_ids("bayko").await;
     assert_eq!(open, ["bayko-fresh-token"]);
 }
 
@@ -310,9 +314,7 @@ async fn a_gone_answer_for_a_connection_just_opened_keeps_its_record() {
     let item = r.reply("andrewbrown", "during the handshake").await;
     let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
     assert_eq!(failures(&answer), Vec::<String>::new());
-    let bayko = r.uuid_of("bayko").await;
-    let open: Vec<String> =
-        r.s.direct.connections_of(bayko, Timestamp::now()).await.unwrap().iter().map(|c| c.to_string()).collect();
+    let open = r.open_ids("bayko").await;
     assert_eq!(open, ["bayko-opening"], "the young one is kept, the old one removed");
     // The socket is live now: the next message reaches it.
     r.connections.answer("bayko-opening", 200);

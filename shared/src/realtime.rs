@@ -560,8 +560,7 @@ impl Delivery {
         if let Plan::Close(reason) = plan {
             return closed(self.close(member, id, reason, true).await);
         }
-        let sent = self.connections.post_to_connection().connection_id(id.as_str()).data(Blob::new(body)).send().await;
-        match sent {
+        match self.post(id, body).await {
             Ok(_) => Delivered { posted: 1, ..Delivered::default() },
             Err(e) if matches!(e.as_service_error(), Some(PostToConnectionError::GoneException(_))) => {
                 if now.unix_seconds() - connection.connected_at.unix_seconds() < YOUNG_CONNECTION_SECS {
@@ -587,13 +586,7 @@ impl Delivery {
     async fn close(&self, member: UserUuid, id: &ConnectionId, reason: CloseReason, tell: bool) -> bool {
         if tell {
             if let Ok(frame) = serde_json::to_vec(&ClosingEvent { kind: CLOSING_EVENT, reason }) {
-                let _ = self
-                    .connections
-                    .post_to_connection()
-                    .connection_id(id.as_str())
-                    .data(Blob::new(frame))
-                    .send()
-                    .await;
+                let _ = self.post(id, frame).await;
             }
         }
         let deleted = self.connections.delete_connection().connection_id(id.as_str()).send().await;
@@ -608,6 +601,18 @@ impl Delivery {
         tracing::info!(connection = %id, reason = ?reason, "connection closed");
         self.forget(member, id).await;
         true
+    }
+
+    /// One `PostToConnection` of `body` to connection `id`.
+    async fn post(
+        &self,
+        id: &ConnectionId,
+        body: Vec<u8>,
+    ) -> std::result::Result<
+        aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionOutput,
+        aws_sdk_apigatewaymanagement::error::SdkError<PostToConnectionError>,
+    > {
+        self.connections.post_to_connection().connection_id(id.as_str()).data(Blob::new(body)).send().await
     }
 
     /// Removes connection `id`'s record (a failure is logged: TTL removes it later).
