@@ -164,9 +164,9 @@ async fn a_record_that_cannot_be_read_fails_the_batch_from_there_and_the_retry_d
     let records: Vec<EventRecord> =
         items.iter().enumerate().map(|(n, item)| stream_record("INSERT", item, n as u64 + 1)).collect();
     let uuid = |n: usize| items[n]["message_uuid"].as_str().unwrap().to_owned();
-    // The first record reads the group row and bayko's counts (two
-    // GetItems); from the second record on, every GetItem fails.
-    r.s.proxy.inject_after(2, Fault::ServerError, None, Some("GetItem"));
+    // The first record reads the group row, bayko's profile and counts
+    // (three GetItems); from the second record on, every GetItem fails.
+    r.s.proxy.inject_after(3, Fault::ServerError, None, Some("GetItem"));
     let answer = r.delivery.handle(stream_batch(records.clone()), None).await;
     r.s.proxy.heal();
     assert_eq!(failures(&answer), [sequence(&records[1])], "the second record is the batch's failure");
@@ -298,6 +298,34 @@ async fn a_connection_whose_token_expired_gets_no_more_messages_and_is_closed() 
     assert_eq!(r.connections.deleted(), ["bayko-expired-token"]);
     let open = r.open_ids("bayko").await;
     assert_eq!(open, ["bayko-fresh-token"]);
+}
+
+/// A user with no profile any more (the account was removed; here its
+/// item deleted by hand, as an operator would) gets no pushes: each of its
+/// connections gets a `closing` frame (`account_removed`) instead of the
+/// message and is closed and removed. The sender's tab still gets it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_whose_profile_is_gone_gets_no_pushes_and_is_disconnected() {
+    let r = rig().await;
+    r.connect("bayko", "bayko-tab", 60).await;
+    r.connect("andrewbrown", "andrew-tab", 60).await;
+    let bayko = r.uuid_of("bayko").await;
+    r.s.direct
+        .client()
+        .delete_item()
+        .table_name(r.s.direct.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{bayko}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .send()
+        .await
+        .unwrap();
+    let item = r.reply("andrewbrown", "are you still there?").await;
+    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
+    assert_eq!(failures(&answer), Vec::<String>::new());
+    assert_eq!(r.connections.posted(item["message_uuid"].as_str().unwrap()), ["andrew-tab"]);
+    assert_eq!(r.connections.closing(), [("bayko-tab".to_owned(), "account_removed".to_owned())]);
+    assert_eq!(r.connections.deleted(), ["bayko-tab"]);
+    assert_eq!(r.open_ids("bayko").await, Vec::<String>::new());
 }
 
 /// The `$connect` race: API Gateway's `$connect` writes the record a moment

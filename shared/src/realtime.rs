@@ -325,6 +325,9 @@ pub enum CloseReason {
     /// Posting to it kept failing (its buffer is full, it answered too
     /// slowly, or the management API failed for it): it missed frames.
     Unresponsive,
+    /// Its user has no profile any more (the account was removed): no
+    /// pushes, and a new connection is refused (403).
+    AccountRemoved,
 }
 
 #[derive(Serialize)]
@@ -503,8 +506,21 @@ impl Delivery {
             if plans.is_empty() {
                 continue;
             }
+            // A connection outlives its user's profile only until the next
+            // message: read beside the counts, so it costs no extra wait.
             let posts = plans.iter().any(|(_, plan)| *plan == Plan::Post);
-            let unread = if counts && posts { Some(self.store.unread_counts(member).await?.into()) } else { None };
+            let (profile, unread) = tokio::try_join!(self.store.profile(member), async {
+                if counts && posts {
+                    self.store.unread_counts(member).await.map(|c| Some(c.into()))
+                } else {
+                    Ok(None)
+                }
+            })?;
+            let plans = if profile.is_some() {
+                plans
+            } else {
+                plans.into_iter().map(|(c, _)| (c, Plan::Close(CloseReason::AccountRemoved))).collect()
+            };
             let mut json = MessageJson::from(message);
             json.message_group_uuid = Some(message.group.to_string());
             let event = MessageEvent { kind: MESSAGE_EVENT, message: json, unread };
