@@ -5,28 +5,18 @@
 use std::collections::BTreeSet;
 
 use cruddur_core::auth::{Verifier, VerifierSettings};
-use cruddur_core::domain::{ConnectionId, Timestamp, UserUuid};
+use cruddur_core::domain::{Timestamp, UserUuid};
 use cruddur_core::realtime::{self, Delivery};
 use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
 use cruddur_devkit::connections::ConnectionsStandIn;
 use cruddur_devkit::events::{self, events_dir, ApiEvent, Expectation, Expected};
 use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, seeded_store};
-use cruddur_devkit::seed::MESSAGES;
+use cruddur_devkit::seed::{self, MESSAGES};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
 use lambda_http::aws_lambda_events::iam::IamPolicyEffect;
 use serde_json::{json, Value};
-
-fn group() -> cruddur_core::domain::GroupUuid {
-    cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap()
-}
-
-/// The connection id of `events/websocket-connect.json`.
-fn connect_event_id() -> String {
-    let event = cruddur_devkit::events::sample_json("websocket-connect.json");
-    event["requestContext"]["connectionId"].as_str().unwrap().to_owned()
-}
 
 fn keys(v: &Value) -> BTreeSet<&str> {
     v.as_object().expect("an object").keys().map(String::as_str).collect()
@@ -139,63 +129,53 @@ async fn every_sample_event_gets_the_contract_answer() {
                 }
             }
             "deliver-messages.json" | "deliver-messages-batch.json" => {
-                // The sample's sender is the user of the sample WebSocket
-                // events (its uuid is theirs, not a seeded one): made a
-                // member of the sample group with bayko, and connected, as
-                // is bayko. Each record must be posted to both, bayko's copy
-                // with his counts; londo, connected too, gets nothing. In
-                // the batch, one of bayko's connections is gone (410): it is
-                // removed, and the batch does not fail for it.
+                // The sample's sender is andrewbrown (the fixture gives him
+                // the sample events' uuid), in the sample group with bayko.
+                // The fixture's connections (seed::SAMPLE_CONNECTIONS): each
+                // record must be posted to the ones expected.tsv lists,
+                // bayko's copy with his counts; londo's tab gets nothing;
+                // bayko's gone one (410) is tried once and removed, and the
+                // batch does not fail for it.
                 let event: lambda_http::aws_lambda_events::dynamodb::Event = serde_json::from_str(&text).unwrap();
                 let sample_json: Value = serde_json::from_str(&text).unwrap();
                 let images: Vec<&Value> =
                     sample_json["Records"].as_array().unwrap().iter().map(|r| &r["dynamodb"]["NewImage"]).collect();
                 assert!(event.records.iter().all(realtime::is_new_message), "{name}: new messages");
-                let sender = UserUuid::parse(images[0]["user_uuid"]["S"].as_str().unwrap()).unwrap();
+                let Expected::Delivered(posted_to) = expected else { panic!("{name}: expected {expected:?}") };
+                let andrew = store.user_by_handle(&handle("andrewbrown")).await.unwrap().unwrap();
+                assert_eq!(images[0]["user_uuid"]["S"], andrew.uuid.to_string(), "the fixture's andrewbrown sends");
                 let bayko = store.user_by_handle(&handle("bayko")).await.unwrap().unwrap();
-                let londo = store.user_by_handle(&handle("londo")).await.unwrap().unwrap();
-                let mut row = store.message_group(bayko.uuid, group()).await.unwrap().unwrap();
-                row.owner = sender;
-                row.other = bayko.clone();
-                store.import_group_rows(&[row]).await.unwrap();
-                let sender_connection = connect_event_id();
-                let long_ago = Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 60_000_000).unwrap();
-                let mut connections_made =
-                    vec![(sender, sender_connection.as_str()), (bayko.uuid, "bayko-tab"), (londo.uuid, "londo-tab")];
-                let batch = event.records.len() > 1;
-                if batch {
-                    connections_made.push((bayko.uuid, "bayko-gone"));
-                }
-                for (user, id) in connections_made {
-                    store.add_connection(user, &ConnectionId::parse(id).unwrap(), long_ago).await.unwrap();
-                }
+                seed::seed_sample_connections(&store, Timestamp::now()).await.unwrap();
                 let connections = ConnectionsStandIn::start().await;
-                connections.answer("bayko-gone", 410);
-                let answer = Delivery::new(store.clone(), connections.client().await).handle(event, None).await;
-                let got = if answer.batch_item_failures.is_empty() { Expected::Delivered } else { Expected::Refused };
-                assert_eq!(&got, expected, "{name}: {answer:?}");
-                for (n, image) in images.iter().enumerate() {
-                    let message = image["message_uuid"]["S"].as_str().unwrap();
-                    let mut to = vec!["bayko-tab".to_owned(), sender_connection.clone()];
-                    if n == 0 && batch {
-                        // Tried once, answered 410, removed: not tried again.
-                        to.push("bayko-gone".to_owned());
-                    }
-                    to.sort();
-                    assert_eq!(connections.posted(message), to, "{name}: posted to both members' connections");
+                let gone: Vec<&str> = seed::SAMPLE_CONNECTIONS
+                    .iter()
+                    .map(|(_, id)| *id)
+                    .filter(|id| id.ends_with(seed::GONE_SUFFIX))
+                    .collect();
+                assert!(!gone.is_empty(), "the fixture has a gone connection");
+                for id in &gone {
+                    connections.answer(id, 410);
                 }
-                let to_others = connections.posts().iter().filter(|(id, _)| id != "bayko-gone").count();
-                assert_eq!(to_others, 2 * images.len(), "{name}: and to nobody else");
+                let answer = Delivery::new(store.clone(), connections.client().await).handle(event, None).await;
+                assert!(answer.batch_item_failures.is_empty(), "{name}: {answer:?}");
+                for image in &images {
+                    let message = image["message_uuid"]["S"].as_str().unwrap();
+                    let took: Vec<String> =
+                        connections.posted(message).into_iter().filter(|id| !gone.contains(&id.as_str())).collect();
+                    assert_eq!(&took, posted_to, "{name}: posted to exactly these connections");
+                }
+                let tried_gone = connections.posts().iter().filter(|(id, _)| gone.contains(&id.as_str())).count();
+                assert_eq!(tried_gone, gone.len(), "{name}: a gone connection is tried once, then removed");
                 let counts = store.unread_counts(bayko.uuid).await.unwrap();
                 for (id, body) in connections.posts() {
                     assert_eq!(body["message_group_uuid"], sample::GROUP);
                     assert!(images.iter().any(|i| i["message"]["S"] == body["message"]), "{body}");
-                    if id == "bayko-tab" {
+                    if id.starts_with("bayko") {
                         assert_eq!(
                             body["unread"],
                             json!({"count": counts.count, "conversations": counts.conversations})
                         );
-                    } else if id != "bayko-gone" {
+                    } else {
                         assert!(body.get("unread").is_none(), "{body}");
                     }
                 }

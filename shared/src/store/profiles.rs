@@ -62,7 +62,14 @@ impl Store {
     /// Errors: `HandleTaken`, `CognitoSubTaken` (this `sub` already has a
     /// profile), `Unavailable`.
     pub async fn create_profile(&self, new: NewProfile, at: Timestamp) -> Result<Profile> {
-        self.create_profile_reserved(new, at, None).await
+        self.create_profile_reserved(UserUuid::random(), new, at, None).await
+    }
+
+    /// [`Store::create_profile`] with a uuid chosen by the caller, which must
+    /// be new (a fixture whose sample events name the user's uuid). Errors
+    /// as `create_profile`.
+    pub async fn create_profile_as(&self, uuid: UserUuid, new: NewProfile, at: Timestamp) -> Result<Profile> {
+        self.create_profile_reserved(uuid, new, at, None).await
     }
 
     /// [`Store::create_profile`], releasing the handle's reservation made at
@@ -70,12 +77,13 @@ impl Store {
     /// live reservation of the handle makes it `HandleTaken`.
     async fn create_profile_reserved(
         &self,
+        uuid: UserUuid,
         new: NewProfile,
         at: Timestamp,
         reserved_by: Option<&str>,
     ) -> Result<Profile> {
         let profile = Profile {
-            uuid: UserUuid::random(),
+            uuid,
             handle: new.handle,
             display_name: new.display_name,
             email: new.email,
@@ -118,7 +126,7 @@ impl Store {
             items.push((NewProfileItem::Reservation, TransactWriteItem::builder().delete(release).build()));
         }
         let outcome = self.run_transaction(&items).await?;
-        // The profile's key holds a fresh random uuid: if it exists, it is
+        // The profile's key holds a new uuid: if it exists, it is
         // this very transaction, applied by an earlier attempt whose answer
         // was lost (a server that honours ClientRequestToken never says so).
         if matches!(outcome, Outcome::Applied) || outcome.failed(NewProfileItem::Profile).is_some() {
@@ -144,7 +152,7 @@ impl Store {
         reserved_by: Option<&str>,
     ) -> Result<Registration> {
         let sub = new.cognito_sub.clone().ok_or_else(|| Error::internal("a Cognito user needs a sub"))?;
-        match self.create_profile_reserved(new, at, reserved_by).await {
+        match self.create_profile_reserved(UserUuid::random(), new, at, reserved_by).await {
             Ok(profile) => Ok(Registration::Created(profile)),
             Err(Error::CognitoSubTaken) => match self.user_by_cognito_sub(&sub).await? {
                 Some(user) => Ok(Registration::AlreadyRegistered(user)),

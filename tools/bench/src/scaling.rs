@@ -70,10 +70,15 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
     let start = Timestamp::parse("2020-01-01T00:00:00.000000Z").ok()?;
     for (i, &size) in sizes.iter().enumerate() {
         eprintln!("scaling: {size} messages / message groups");
-        let a =
-            SeedUser { handle: &format!("scale{i}a"), display_name: "Scale A", email: "a@example.com", sample_sub: "" };
-        let b =
-            SeedUser { handle: &format!("scale{i}b"), display_name: "Scale B", email: "b@example.com", sample_sub: "" };
+        let (a_handle, b_handle) = (format!("scale{i}a"), format!("scale{i}b"));
+        let seed_user = |handle| SeedUser {
+            handle,
+            display_name: "Scale",
+            email: "scale@example.com",
+            sample_sub: "",
+            sample_uuid: "",
+        };
+        let (a, b) = (seed_user(&a_handle), seed_user(&b_handle));
         let (a, _) = ensure_user(store, &a, start).await.ok()?;
         let (b, _) = ensure_user(store, &b, start).await.ok()?;
         let first = store.start_message_group(&a, &b.handle, text.clone(), start).await.ok()?;

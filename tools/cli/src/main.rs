@@ -61,7 +61,9 @@ enum Command {
         /// Also write N message groups between load users and andrewbrown.
         #[arg(long, default_value_t = 0)]
         count: u32,
-        /// Link the seeded profiles to the Cognito subs used by events/*.json.
+        /// The fixture events/*.json run on: the seeded profiles get the
+        /// sample events' uuids and Cognito subs, and the sample stream
+        /// events' connection records are written.
         #[arg(long)]
         sample_events: bool,
     },
@@ -371,6 +373,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             );
             if sample_events {
                 println!("linked {} profile(s) to the sample events' Cognito subs", report.subs_linked);
+                let connections =
+                    seed::seed_sample_connections(&store, Timestamp::now()).await.map_err(|e| target.failure(e))?;
+                println!("recorded {connections} connection(s) of the sample stream events");
             }
             Ok(())
         }

@@ -44,8 +44,11 @@ pub enum Expected {
     Allowed,
     /// The WebSocket authorizer denies it (a Deny policy).
     Denied,
-    /// A stream batch was handled with no record reported as failed.
-    Delivered,
+    /// A stream batch was handled with no record reported as failed, and
+    /// each record's message was posted to exactly these connections (of
+    /// the fixture's, those that took it: a gone one may be tried too),
+    /// sorted.
+    Delivered(Vec<String>),
 }
 
 /// One line of `events/expected.tsv`.
@@ -66,15 +69,21 @@ pub fn expectations() -> Vec<Expectation> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
-            let [event, function, expected] = cols[..] else {
-                panic!("{}: three tab-separated columns expected: {line:?}", path.display())
+            let (event, function, expected, posted_to) = match cols[..] {
+                [event, function, expected] => (event, function, expected, None),
+                [event, function, "delivered", posted_to] => (event, function, "delivered", Some(posted_to)),
+                _ => panic!("{}: three tab-separated columns expected (four for delivered): {line:?}", path.display()),
             };
             let expected = match expected {
                 "accepted" => Expected::Accepted,
                 "refused" => Expected::Refused,
                 "allowed" => Expected::Allowed,
                 "denied" => Expected::Denied,
-                "delivered" => Expected::Delivered,
+                "delivered" => {
+                    let mut ids: Vec<String> = posted_to.unwrap_or("").split_whitespace().map(str::to_owned).collect();
+                    ids.sort();
+                    Expected::Delivered(ids)
+                }
                 status => Expected::Status(
                     status.parse().unwrap_or_else(|_| panic!("{}: bad status {status:?}", path.display())),
                 ),

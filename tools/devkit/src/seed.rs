@@ -6,7 +6,8 @@
 //! subs) and this message group (by its uuid).
 
 use cruddur_core::domain::{
-    CognitoSub, DisplayName, Email, GroupUuid, Handle, MessageText, NewProfile, Timestamp, UserSummary,
+    CognitoSub, ConnectionId, DisplayName, Email, GroupUuid, Handle, MessageText, NewProfile, Timestamp, UserSummary,
+    UserUuid,
 };
 use cruddur_core::store::{LinkOutcome, Store};
 use cruddur_core::{Error, Result};
@@ -19,6 +20,9 @@ pub struct SeedUser<'a> {
     pub email: &'a str,
     /// The Cognito sub the sample events' claims carry.
     pub sample_sub: &'a str,
+    /// The uuid the sample events name the user by (`user_uuid` in the
+    /// authorizer's context and the stream records); empty: a random one.
+    pub sample_uuid: &'a str,
 }
 
 pub const ANDREW: SeedUser<'static> = SeedUser {
@@ -26,18 +30,21 @@ pub const ANDREW: SeedUser<'static> = SeedUser {
     display_name: "Andrew Brown",
     email: "andrew@example.com",
     sample_sub: "8d6a3f1e-2b4c-4d5e-9f60-7a8b9c0d1e2f",
+    sample_uuid: "0b5f6a52-3c1d-4e8f-9a7b-6c5d4e3f2a10",
 };
 pub const BAYKO: SeedUser<'static> = SeedUser {
     handle: "bayko",
     display_name: "Andrew Bayko",
     email: "bayko@example.com",
     sample_sub: "3f2e1d0c-9b8a-4765-8432-10fedcba9876",
+    sample_uuid: "6a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
 };
 pub const LONDO: SeedUser<'static> = SeedUser {
     handle: "londo",
     display_name: "Londo Mollari",
     email: "londo@example.com",
     sample_sub: "c0ffee00-1234-4abc-8def-0123456789ab",
+    sample_uuid: "9d8c7b6a-5f4e-4d3c-9b2a-1f0e9d8c7b6a",
 };
 pub const USERS: [SeedUser<'static>; 3] = [ANDREW, BAYKO, LONDO];
 
@@ -79,7 +86,8 @@ const MINUTES_APART: i64 = 7;
 pub struct SeedOptions {
     /// Also write this many extra message groups (load users with andrewbrown).
     pub extra_message_groups: u32,
-    /// Link the seeded profiles to the sample events' Cognito subs.
+    /// The sample events' fixture: the seeded profiles get the sample
+    /// events' uuids and are linked to their Cognito subs.
     pub link_sample_subs: bool,
 }
 
@@ -105,8 +113,18 @@ fn at(now: Timestamp, minutes_ago: i64) -> Result<Timestamp> {
     Timestamp::from_unix_micros(now.unix_micros() - minutes_ago * 60_000_000).ok_or_else(|| parse_err("time"))
 }
 
-/// The profile with this handle, created if missing. `true` if created.
+/// The profile with this handle, created if missing (with the user's
+/// `sample_uuid` when `sample` and it has one). `true` if created.
 pub async fn ensure_user(store: &Store, user: &SeedUser<'_>, now: Timestamp) -> Result<(UserSummary, bool)> {
+    ensure_user_as(store, user, now, false).await
+}
+
+async fn ensure_user_as(
+    store: &Store,
+    user: &SeedUser<'_>,
+    now: Timestamp,
+    sample: bool,
+) -> Result<(UserSummary, bool)> {
     let handle = Handle::parse(user.handle).map_err(|_| parse_err(user.handle))?;
     if let Some(existing) = store.user_by_handle(&handle).await? {
         return Ok((existing, false));
@@ -117,7 +135,13 @@ pub async fn ensure_user(store: &Store, user: &SeedUser<'_>, now: Timestamp) -> 
         email: Email::parse(user.email).map_err(|_| parse_err(user.email))?,
         cognito_sub: None,
     };
-    match store.create_profile(new, now).await {
+    let created = if sample && !user.sample_uuid.is_empty() {
+        let uuid = UserUuid::parse(user.sample_uuid).map_err(|_| parse_err(user.sample_uuid))?;
+        store.create_profile_as(uuid, new, now).await
+    } else {
+        store.create_profile(new, now).await
+    };
+    match created {
         Ok(profile) => Ok((profile.summary(), true)),
         // Created concurrently by someone else: use theirs.
         Err(Error::HandleTaken) => {
@@ -169,7 +193,7 @@ pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress:
     let mut step = 0u64;
     let mut seeded = Vec::new();
     for user in &USERS {
-        let (summary, created) = ensure_user(store, user, now).await?;
+        let (summary, created) = ensure_user_as(store, user, now, options.link_sample_subs).await?;
         if created {
             report.users_created += 1;
         } else {
@@ -195,7 +219,7 @@ pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress:
         let handle = format!("load{n:05}");
         let name = format!("Load User {n}");
         let email = format!("{handle}@example.com");
-        let user = SeedUser { handle: &handle, display_name: &name, email: &email, sample_sub: "" };
+        let user = SeedUser { handle: &handle, display_name: &name, email: &email, sample_sub: "", sample_uuid: "" };
         let (load_user, created) = ensure_user(store, &user, now).await?;
         if created {
             report.users_created += 1;
@@ -223,4 +247,31 @@ fn tally(report: &mut SeedReport, written: u32) {
 /// How many progress steps [`seed`] reports.
 pub fn seed_steps(options: SeedOptions) -> u64 {
     USERS.len() as u64 + 1 + u64::from(options.extra_message_groups)
+}
+
+/// The sample stream events' connections: (user, connection id). A
+/// connection whose id ends with [`GONE_SUFFIX`] is one its client has
+/// left: the `@connections` stand-ins (`devkit::connections` in the tests,
+/// `scripts/sam-local`'s) answer 410 for it. londo is in no group with the
+/// sample messages' sender: his tab must get nothing.
+pub const SAMPLE_CONNECTIONS: [(SeedUser<'static>, &str); 4] =
+    [(ANDREW, "andrew-tab"), (BAYKO, "bayko-tab"), (BAYKO, "bayko-gone"), (LONDO, "londo-tab")];
+
+/// See [`SAMPLE_CONNECTIONS`].
+pub const GONE_SUFFIX: &str = "-gone";
+
+/// Records [`SAMPLE_CONNECTIONS`] as opened a minute before `now` (old
+/// enough that a 410 removes them; see `realtime::YOUNG_CONNECTION_SECS`).
+/// Idempotent. Returns how many were written.
+pub async fn seed_sample_connections(store: &Store, now: Timestamp) -> Result<u32> {
+    let opened = at(now, 1)?;
+    let mut written = 0;
+    for (user, id) in SAMPLE_CONNECTIONS {
+        let handle = Handle::parse(user.handle).map_err(|_| parse_err(user.handle))?;
+        let owner = store.user_by_handle(&handle).await?.ok_or_else(|| parse_err("a seeded user is missing"))?;
+        let id = ConnectionId::parse(id).map_err(|_| parse_err(id))?;
+        store.add_connection(owner.uuid, &id, opened).await?;
+        written += 1;
+    }
+    Ok(written)
 }
