@@ -47,6 +47,11 @@ struct Args {
     /// source mapping polls four times a second).
     #[arg(long, default_value_t = 250)]
     stream_poll_ms: u64,
+    /// How long a new WebSocket connection takes to become live after its
+    /// `$connect` wrote its record; posts in between answer 410 (API
+    /// Gateway's own gap, widened to test that race).
+    #[arg(long, default_value_t = 0)]
+    live_after_ms: u64,
 }
 
 #[tokio::main]
@@ -123,7 +128,8 @@ async fn main() -> std::process::ExitCode {
 
     let state =
         Arc::new(State { app, verifier, allowed_origin: args.allow_origin, domain: address.clone(), allowed_hosts });
-    let gateway = Arc::new(Gateway::new(state.clone(), ws_address.clone()));
+    let live_after = std::time::Duration::from_millis(args.live_after_ms);
+    let gateway = Arc::new(Gateway::new(state.clone(), ws_address.clone(), live_after));
     tokio::spawn(websocket::serve(ws_listener, gateway, std::future::pending()));
     // Scripts and tests wait for these lines.
     println!("cruddur-local-api listening on http://{address}");

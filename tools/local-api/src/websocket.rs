@@ -63,11 +63,16 @@ pub struct Gateway {
     /// This server's `host:port` (the events' domain name).
     pub domain: String,
     open: Mutex<HashMap<String, mpsc::UnboundedSender<Order>>>,
+    /// How long a new connection takes, after `$connect` wrote its record,
+    /// to become live (the 101 and the socket): posts to it in between
+    /// answer 410, as API Gateway's do in its own (shorter) gap. Zero in
+    /// `scripts/dev`; the test of that race widens it.
+    live_after: std::time::Duration,
 }
 
 impl Gateway {
-    pub fn new(api: Arc<State>, domain: String) -> Self {
-        Gateway { api, domain, open: Mutex::new(HashMap::new()) }
+    pub fn new(api: Arc<State>, domain: String, live_after: std::time::Duration) -> Self {
+        Gateway { api, domain, open: Mutex::new(HashMap::new()), live_after }
     }
 
     fn sender(&self, id: &str) -> Option<mpsc::UnboundedSender<Order>> {
@@ -206,6 +211,9 @@ async fn open(gateway: Arc<Gateway>, peer: SocketAddr, mut request: Request<Inco
         return status_only(StatusCode::from_u16(connected.status_code as u16).unwrap_or(StatusCode::BAD_GATEWAY));
     }
 
+    if !gateway.live_after.is_zero() {
+        tokio::time::sleep(gateway.live_after).await;
+    }
     let (orders, inbox) = mpsc::unbounded_channel();
     if let Ok(mut open) = gateway.open.lock() {
         open.insert(id.clone(), orders);

@@ -314,3 +314,44 @@ async fn after_a_drop_a_client_that_reconnects_and_reloads_has_every_message_onc
         .await;
     again.messages(&[live["uuid"].as_str().unwrap()], ARRIVES_WITHIN).await.expect("live again");
 }
+
+/// The `$connect` race through the local gateway: API Gateway writes the
+/// connection's record (`$connect`) a moment before the socket is live, and
+/// a post in between answers 410. Here that moment is 3 s
+/// (`--live-after-ms`): a message sent while bayko's connection is opening
+/// answers 410 for it, its record is kept (it is younger than
+/// `YOUNG_CONNECTION_SECS`), and the next message is the first frame the
+/// live socket gets.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_sent_while_a_connection_opens_keeps_its_record_and_the_next_one_arrives() {
+    let stack = super::start_with("rt-connect-race", &["--live-after-ms", "3000"]).await;
+    let mut andrew = stack.socket("andrewbrown").await;
+    let token = stack.token("bayko").await.access_token;
+    let url = stack.api.ws.clone();
+    let opening = tokio::spawn(async move { Socket::connect(&url, Some(&token)).await });
+    let bayko_pk = format!("CONN#{}", stack.uuid_of("bayko").await);
+    let bayko_records =
+        || async { stack.connection_records().await.into_iter().filter(|r| r["pk"] == bayko_pk.as_str()).count() };
+    for _ in 0..50 {
+        if bayko_records().await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(bayko_records().await, 1, "$connect recorded bayko's connection");
+
+    let first =
+        stack.send("andrewbrown", json!({"message": "while you connect", "message_group_uuid": MESSAGE_GROUP_UUID}));
+    let first = first.await;
+    andrew.messages(&[first["uuid"].as_str().unwrap()], ARRIVES_WITHIN).await.expect("the delivery ran");
+    assert!(!opening.is_finished(), "the delivery ran before bayko's connection was live");
+    let mut bayko = opening.await.unwrap().expect("bayko connects");
+    assert_eq!(bayko_records().await, 1, "the 410 of a connection still opening kept its record");
+
+    let second =
+        stack.send("andrewbrown", json!({"message": "now you are in", "message_group_uuid": MESSAGE_GROUP_UUID})).await;
+    bayko
+        .messages(&[second["uuid"].as_str().unwrap()], ARRIVES_WITHIN)
+        .await
+        .expect("the next message reaches the live socket, as its first frame");
+}
