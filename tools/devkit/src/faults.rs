@@ -56,6 +56,10 @@ pub enum Fault {
     /// `TransactionInProgressException`: a transaction with this
     /// ClientRequestToken is still being applied. Nothing is applied.
     InProgress,
+    /// For a stream's GetRecords: its shard iterator has expired
+    /// (`ExpiredIteratorException`), and stays expired: every later
+    /// GetRecords with that iterator gets the same answer.
+    ExpiredIterator,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -78,6 +82,8 @@ struct State {
     in_flight: Mutex<usize>,
     /// The operation of every request received (`GetItem`, `Query`...).
     seen: Mutex<Vec<String>>,
+    /// Shard iterators expired by [`Fault::ExpiredIterator`].
+    expired: Mutex<std::collections::HashSet<String>>,
 }
 
 pub struct FaultProxy {
@@ -238,6 +244,19 @@ async fn handle_inner(
     }
     let (parts, body) = request.into_parts();
     let body = read_body(body).await;
+    if target.ends_with("GetRecords") {
+        let iterator = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["ShardIterator"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut expired = state.expired.lock().unwrap();
+        if fault == Some(Fault::ExpiredIterator) {
+            expired.insert(iterator.clone());
+        }
+        if expired.contains(&iterator) {
+            return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "ExpiredIteratorException"));
+        }
+    }
 
     match fault {
         Some(Fault::Throttle) => return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "ThrottlingException")),
@@ -257,6 +276,7 @@ async fn handle_inner(
         Some(Fault::InProgress) => {
             return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "TransactionInProgressException"))
         }
+        Some(Fault::ExpiredIterator) => return Ok(dynamodb_error(StatusCode::BAD_REQUEST, "ExpiredIteratorException")),
         Some(Fault::DropAfter) | Some(Fault::LateAnswer(_)) | None => {}
     }
 
