@@ -1,156 +1,346 @@
-//! Capacity units per operation, as the engine reports them
-//! (`ReturnConsumedCapacity = TOTAL` on every request of a metered store):
-//! each route through the functions' own handlers (the sample events, with a
-//! warm caller cache as a warm function has), a message sent, a message group
-//! started, a sign-up confirmed. And what a million of them cost at on-demand
-//! prices, beside the original design's figures.
+//! The capacity model's run (`scripts/bench --capacity`): each operation
+//! once through the real code (the routes' handlers with a warm caller
+//! cache, the Cognito triggers, the WebSocket connect, the stream
+//! function's delivery), recorded by [`crate::model::Recorder`] and priced
+//! by AWS's rules; then what that means at scale: the sustained rates
+//! before a partition's write limit for one recipient and for one
+//! conversation, 10,000 messages/s spread over many users against the
+//! table's and the account's quotas, and how a message's cost and largest
+//! item grow with the recipient's number of unread conversations.
 
-use cruddur_core::api::{self, App};
-use cruddur_core::domain::{DisplayName, Email, Handle, NewProfile, Timestamp};
-use cruddur_core::store::Usage;
+use cruddur_core::domain::{DisplayName, Email, Handle, NewProfile, Timestamp, UserSummary};
+use cruddur_core::realtime::{self, Delivery};
 use cruddur_core::Store;
-use cruddur_devkit::events::{self, ApiEvent};
+use cruddur_devkit::client::TestApp;
+use cruddur_devkit::connections::ConnectionsStandIn;
+use cruddur_devkit::events::{self, sample_json};
+use cruddur_devkit::fixtures::{handle, sample, test_config};
+use cruddur_devkit::seed::{self, SeedOptions, MESSAGE_GROUP_UUID};
 use serde_json::{json, Value};
 
-const CALLS: u32 = 20;
+use crate::model::{self, Access, Recorder};
 
 /// On-demand throughput prices, us-east-1, Standard table class, in force
 /// since the price reduction of 1 November 2024 (the DynamoDB pricing page,
 /// "Pricing for On-Demand Capacity"): dollars per million request units.
 pub const WRITE_PRICE_PER_MILLION: f64 = 0.625;
 pub const READ_PRICE_PER_MILLION: f64 = 0.125;
+/// The table's default on-demand write quota (adjustable), WCU/s
+/// ("Service quotas").
+const TABLE_WCU_QUOTA: f64 = 40_000.0;
+/// API Gateway's account-wide throttle, shared by HTTP and WebSocket APIs
+/// and the `@connections` calls ("Amazon API Gateway quotas").
+const ACCOUNT_REQUESTS_PER_SECOND: f64 = 10_000.0;
+/// The spread load the model prices.
+const SPREAD_MESSAGES_PER_SECOND: f64 = 10_000.0;
+/// Unread conversations of the recipient at which a message is priced
+/// (the last one extrapolated from the first two: see [`growth`]).
+const MEASURED_UNREAD: [u64; 2] = [10, 1000];
+const EXTRAPOLATED_UNREAD: u64 = 10_000;
 
 fn fail(message: String) -> ! {
-    eprintln!("error: capacity run: {message}");
+    eprintln!("error: capacity model: {message}");
     std::process::exit(1)
 }
 
-/// The average usage per call between two readings of a meter.
-fn per_call(before: Usage, after: Usage, calls: usize) -> Usage {
-    let calls = calls.max(1);
-    Usage {
-        requests: (after.requests - before.requests) / calls as u64,
-        read_units: (after.read_units - before.read_units) / calls as f64,
-        write_units: (after.write_units - before.write_units) / calls as f64,
-    }
-}
-
-/// `events` through the routes' handlers, after `warm` has put the caller
-/// in the cache (as in a warm function); the average usage per event.
-async fn through_handlers(store: &Store, warm: ApiEvent, events: Vec<ApiEvent>) -> Usage {
-    let request = |event: &ApiEvent| event.request().unwrap_or_else(|e| fail(format!("not an HTTP API event: {e}")));
-    let (metered, meter) = store.metered();
-    let app = App::new(metered);
-    let _ = api::dispatch(&app, request(&warm)).await;
-    let before = meter.usage();
-    for event in &events {
-        let response = api::dispatch(&app, request(event)).await.unwrap_or_else(|e| match e {});
-        if response.status() != 200 {
-            fail(format!("{} answered {}", event.json()["routeKey"], response.status()));
-        }
-    }
-    per_call(before, meter.usage(), events.len())
-}
-
-fn row(operation: &str, usage: Usage) -> Value {
-    let cost = usage.write_units * WRITE_PRICE_PER_MILLION + usage.read_units * READ_PRICE_PER_MILLION;
+/// One operation's accesses, priced.
+fn operation(name: &str, accesses: &[Access], roles: &[(String, &str)]) -> Value {
+    let cost = model::total(accesses);
+    let requests: std::collections::BTreeSet<&str> = accesses.iter().map(|a| a.operation.as_str()).collect();
+    let largest = accesses.iter().filter(|a| a.kind != model::Kind::StrongRead && a.kind != model::Kind::EventualRead);
+    let largest = largest.map(|a| a.before.max(a.after)).max().unwrap_or(0);
+    let wru = cost.wru + cost.index_wru;
     json!({
-        "operation": operation,
-        "requests": usage.requests,
-        "read_units": usage.read_units,
-        "write_units": usage.write_units,
-        "dollars_per_million": cost,
+        "operation": name,
+        "requests": requests.into_iter().collect::<Vec<_>>(),
+        "items": accesses.len(),
+        "wru": cost.wru,
+        "index_wru": cost.index_wru,
+        "rru": cost.rru,
+        "largest_item_written": largest,
+        "dollars_per_million": wru * WRITE_PRICE_PER_MILLION + cost.rru * READ_PRICE_PER_MILLION,
+        "accesses": model::rows(accesses, roles),
     })
 }
 
-/// Runs every operation on `store` (seeded with the sample fixture).
-pub async fn run(store: &Store) -> Value {
-    let mut rows = Vec::new();
-    for (operation, file) in [
-        ("GET /api/message_groups (one page)", "list-message-groups.json"),
-        ("GET /api/messages/{uuid} (one page of 20)", "list-messages.json"),
-        ("GET /api/users/@{handle}/short", "users-short.json"),
-        ("GET /api/messages/counter", "message-counter.json"),
-        ("POST /api/messages, a reply", "create-message-reply.json"),
-    ] {
-        let event = ApiEvent::sample(file);
-        let events = vec![event.clone(); CALLS as usize];
-        rows.push(row(operation, through_handlers(store, event, events).await));
-    }
+async fn user(store: &Store, name: &str) -> UserSummary {
+    store.user_by_handle(&handle(name)).await.ok().flatten().unwrap_or_else(|| fail(format!("{name} is not seeded")))
+}
 
-    // A reply with an Idempotency-Key (a new key each time), then the same
-    // request repeated (a client's retry: answered from the key's record).
-    let keyed: Vec<ApiEvent> = (0..CALLS)
-        .map(|i| {
-            ApiEvent::sample("create-message-reply.json")
-                .header("Idempotency-Key", &format!("cap-{i}-{}", uuid::Uuid::new_v4()))
-        })
-        .collect();
-    let warm = ApiEvent::sample("list-message-groups.json");
-    rows.push(row(
-        "POST /api/messages, a reply with an Idempotency-Key",
-        through_handlers(store, warm.clone(), keyed.clone()).await,
-    ));
-    rows.push(row("POST /api/messages, that request retried (same key)", through_handlers(store, warm, keyed).await));
+async fn new_user(store: &Store, handle: &str, now: Timestamp) -> UserSummary {
+    let new = NewProfile {
+        handle: Handle::parse(handle).unwrap_or_else(|e| fail(format!("{handle}: {e}"))),
+        display_name: DisplayName::parse("Capacity Probe").unwrap_or_else(|e| fail(e.to_string())),
+        email: Email::parse(&format!("{handle}@example.com")).unwrap_or_else(|e| fail(e.to_string())),
+        cognito_sub: None,
+    };
+    store.create_profile(new, now).await.unwrap_or_else(|e| fail(format!("{handle}: {e}"))).summary()
+}
 
-    // A message group started: a new recipient each time.
+/// Runs the model on a fresh table at `endpoint`.
+pub async fn run(endpoint: &str) -> Value {
+    let config = cruddur_core::Config { table: format!("capacity-{}", uuid::Uuid::new_v4().simple()), ..test_config() };
+    let direct = cruddur_devkit::engines::local_store(&config, endpoint).await;
+    cruddur_core::store::MESSAGES_TABLE
+        .create_without_stream(direct.client(), direct.table())
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot create the table: {e}")));
     let now = Timestamp::now();
-    let mut events = Vec::new();
-    for i in 0..CALLS {
-        let handle = format!("cap{}x{i}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let new = NewProfile {
-            handle: Handle::parse(&handle).unwrap_or_else(|e| fail(format!("{handle}: {e}"))),
-            display_name: DisplayName::parse("Capacity Probe").unwrap_or_else(|e| fail(e.to_string())),
-            email: Email::parse(&format!("{handle}@example.com")).unwrap_or_else(|e| fail(e.to_string())),
-            cognito_sub: None,
-        };
-        store.create_profile(new, now).await.unwrap_or_else(|e| fail(e.to_string()));
-        let body = json!({"message": "a new message group", "handle": handle});
-        events.push(ApiEvent::sample("create-message-new.json").json_body(&body));
+    let options = SeedOptions { extra_message_groups: 0, link_sample_subs: true };
+    seed::seed(&direct, now, options, &|_| {}).await.unwrap_or_else(|e| fail(format!("cannot seed: {e}")));
+    let recorder = Recorder::start(endpoint).await.unwrap_or_else(|e| fail(format!("recorder: {e}")));
+    let store = cruddur_devkit::engines::local_store(&config, &recorder.url).await;
+    let app = TestApp::new(store.clone());
+    let (andrew, bayko) = (user(&direct, "andrewbrown").await, user(&direct, "bayko").await);
+    let roles = vec![
+        (andrew.uuid.to_string(), "sender"),
+        (bayko.uuid.to_string(), "recipient"),
+        (MESSAGE_GROUP_UUID.to_owned(), "group"),
+    ];
+    // A warm function's caller cache (the sub -> user lookup is cached).
+    for sub in [sample::ANDREW_SUB, sample::BAYKO_SUB] {
+        app.list_message_groups(sub, "").await.ok();
     }
-    let started = through_handlers(store, ApiEvent::sample("list-message-groups.json"), events).await;
-    rows.push(row("POST /api/messages, starting a message group", started));
+    recorder.take();
 
-    // PostConfirmation: a new account's profile, handle claim and link.
-    let (metered, meter) = store.metered();
-    let before = meter.usage();
-    for i in 0..CALLS {
-        let sub = uuid::Uuid::new_v4().to_string();
-        let handle = format!("new{}x{i}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let event = events::post_confirmation(&sub, &handle, "New Account", &format!("{handle}@example.com"));
-        if let Err(e) = cruddur_core::triggers::post_confirmation(&metered, event).await {
-            fail(format!("post confirmation: {e}"));
-        }
+    let mut ops = Vec::new();
+    let mut record = |name: &str, accesses: Vec<Access>| {
+        let row = operation(name, &accesses, &roles);
+        ops.push(row);
+        accesses
+    };
+    // andrew has unread messages in the seed: his first reply marks them read.
+    app.reply(sample::ANDREW_SUB, "a first reply, marking bayko's read").await.ok();
+    record("a reply, when the sender had unread messages there (+ their read mark)", recorder.take());
+    app.reply(sample::ANDREW_SUB, "a message of a typical length, about sixty characters long..").await.ok();
+    let reply = record("a reply", recorder.take());
+    let body = cruddur_devkit::client::reply("a keyed reply of a typical length, about sixty characters..");
+    app.create_message_with_key(sample::ANDREW_SUB, "capacity-key-1", &body).await.ok();
+    let keyed = record("a reply with an Idempotency-Key", recorder.take());
+    app.create_message_with_key(sample::ANDREW_SUB, "capacity-key-1", &body).await.ok();
+    record("that request retried (same key)", recorder.take());
+    let stranger = new_user(&direct, &format!("cap{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), now).await;
+    let start = json!({"message": "a new message group", "handle": stranger.handle.as_str()});
+    app.create_message(sample::ANDREW_SUB, &start).await.ok();
+    let started = record("starting a message group", recorder.take());
+    app.list_messages(sample::ANDREW_SUB, MESSAGE_GROUP_UUID, "").await.ok();
+    record("reading the newest page, nothing unread", recorder.take());
+    app.list_messages(sample::BAYKO_SUB, MESSAGE_GROUP_UUID, "").await.ok();
+    record("reading the newest page, marking it read", recorder.take());
+    app.reply(sample::ANDREW_SUB, "one more").await.ok();
+    recorder.take();
+    app.mark_read(sample::BAYKO_SUB, MESSAGE_GROUP_UUID).await.ok();
+    record("POST .../read (something unread)", recorder.take());
+    app.message_counter(sample::BAYKO_SUB).await.ok();
+    record("GET /api/messages/counter", recorder.take());
+    app.list_message_groups(sample::ANDREW_SUB, "").await.ok();
+    record("GET /api/message_groups (one page)", recorder.take());
+
+    // A sign-up: the two Cognito triggers.
+    let handle = format!("new{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let email = format!("{handle}@example.com");
+    let signup = events::pre_sign_up(&handle, "New Account", &email);
+    let _ = cruddur_core::triggers::pre_sign_up(&store, signup).await;
+    let sub = uuid::Uuid::new_v4().to_string();
+    let confirmed = events::post_confirmation(&sub, &handle, "New Account", &email);
+    let _ = cruddur_core::triggers::post_confirmation(&store, confirmed).await;
+    record("a sign-up (PreSignUp + PostConfirmation)", recorder.take());
+
+    // A WebSocket connection: the authorizer's lookup of the token's sub,
+    // then $connect (the sample event: andrewbrown).
+    let _ = store
+        .user_by_cognito_sub(
+            &cruddur_core::domain::CognitoSub::parse(sample::ANDREW_SUB)
+                .unwrap_or_else(|_| fail("the sample sub".into())),
+        )
+        .await;
+    let connect = serde_json::from_value(sample_json("websocket-connect.json"))
+        .unwrap_or_else(|e| fail(format!("websocket-connect.json: {e}")));
+    realtime::connect(&store, connect).await;
+    record("a WebSocket connection (authorizer + $connect)", recorder.take());
+
+    // The stream function's delivery of one message (the sample event), to
+    // one connection of each member.
+    seed::seed_sample_connections(&direct, now).await.unwrap_or_else(|e| fail(e.to_string()));
+    let connections = ConnectionsStandIn::start().await;
+    let stream: lambda_http::aws_lambda_events::dynamodb::Event =
+        serde_json::from_value(sample_json("deliver-messages.json"))
+            .unwrap_or_else(|e| fail(format!("deliver-messages.json: {e}")));
+    let delivered = Delivery::new(store.clone(), connections.client().await).handle(stream, None).await;
+    if !delivered.batch_item_failures.is_empty() {
+        fail("the sample delivery failed".into());
     }
-    rows.push(row("Cognito PostConfirmation (a sign-up)", per_call(before, meter.usage(), CALLS as usize)));
+    let posts = connections.posts().len();
+    record("delivering a message (the stream function, per message)", recorder.take());
+
+    let growth = growth(&direct, &recorder, &config, now).await;
     json!({
-        "calls_per_operation": CALLS,
+        "operations": ops,
+        "scale": scale(&reply, &keyed, &started, posts, &roles),
+        "growth": growth,
         "write_price_per_million": WRITE_PRICE_PER_MILLION,
         "read_price_per_million": READ_PRICE_PER_MILLION,
-        "rows": rows,
     })
 }
 
-/// The table, and a caution: DynamoDB Local reports 2 units for any
-/// TransactWriteItems (plus its index writes), where DynamoDB charges 2 per
-/// item; docs/benchmarks.md turns the items written into AWS's figures.
+/// The sustained rates a reply's writes allow before a documented limit.
+fn scale(reply: &[Access], keyed: &[Access], started: &[Access], posts: usize, roles: &[(String, &str)]) -> Value {
+    let per_message = |accesses: &[Access]| {
+        let c = model::total(accesses);
+        c.wru + c.index_wru
+    };
+    let by = model::wcu_by_partition(reply, roles);
+    let (one_recipient, recipient_limit) = model::partition_bound(&by, |pk| pk.contains("<recipient>"));
+    let (one_conversation, conversation_limit) = model::partition_bound(&by, |_| true);
+    let reply_wru = per_message(reply);
+    // Requests to API Gateway per message: the POST, and one post per
+    // open connection of the two members (one each here).
+    let gateway_requests = SPREAD_MESSAGES_PER_SECOND * (1.0 + posts as f64);
+    json!({
+        "reply_wru": reply_wru,
+        "keyed_reply_wru": per_message(keyed),
+        "start_wru": per_message(started),
+        "reply_by_partition": by,
+        "one_recipient_from_many_senders": {"messages_per_second": one_recipient, "bound_by": recipient_limit},
+        "one_conversation": {"messages_per_second": one_conversation, "bound_by": conversation_limit},
+        "spread": {
+            "messages_per_second": SPREAD_MESSAGES_PER_SECOND,
+            "table_wcu_per_second": SPREAD_MESSAGES_PER_SECOND * reply_wru,
+            "table_wcu_quota": TABLE_WCU_QUOTA,
+            "api_gateway_requests_per_second": gateway_requests,
+            "account_requests_quota": ACCOUNT_REQUESTS_PER_SECOND,
+            "posts_per_message": posts,
+        },
+    })
+}
+
+/// A message to a recipient with n unread conversations, for each measured
+/// n: its write units and the largest item it writes; then the line
+/// through the measured points, for 10,000 and for the 400 KB limit.
+async fn growth(direct: &Store, recorder: &Recorder, config: &cruddur_core::Config, now: Timestamp) -> Value {
+    let store = cruddur_devkit::engines::local_store(config, &recorder.url).await;
+    let mut points = Vec::new();
+    for n in MEASURED_UNREAD {
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        let recipient = new_user(direct, &format!("r{tag}"), now).await;
+        let mut last = None;
+        for i in 0..n {
+            let sender = new_user(direct, &format!("s{tag}x{i}"), now).await;
+            let text = cruddur_core::domain::MessageText::parse("hello").unwrap_or_else(|e| fail(e.to_string()));
+            let sent = direct
+                .start_message_group(&sender, &recipient.handle, text, now)
+                .await
+                .unwrap_or_else(|e| fail(format!("start: {e}")));
+            last = Some((sender, sent.group));
+        }
+        let Some((sender, group)) = last else { fail("no sender".into()) };
+        recorder.take();
+        let text =
+            cruddur_core::domain::MessageText::parse("a message of a typical length, about sixty characters long..")
+                .unwrap_or_else(|e| fail(e.to_string()));
+        store.send_reply(&sender, group, text, Timestamp::now()).await.unwrap_or_else(|e| fail(format!("reply: {e}")));
+        let accesses = recorder.take();
+        let cost = model::total(&accesses);
+        let largest = accesses
+            .iter()
+            .filter(|a| !matches!(a.kind, model::Kind::StrongRead | model::Kind::EventualRead))
+            .max_by_key(|a| a.before.max(a.after));
+        let (largest_bytes, largest_pk) = largest
+            .map(|a| (a.before.max(a.after), model::label(&a.pk, &[(recipient.uuid.to_string(), "recipient")])))
+            .unwrap_or_default();
+        points.push(json!({
+            "unread_conversations": n,
+            "wru": cost.wru + cost.index_wru,
+            "largest_item_bytes": largest_bytes,
+            "largest_item": largest_pk,
+        }));
+    }
+    let at = |i: usize, field: &str| points[i][field].as_f64().unwrap_or(0.0);
+    let (n0, n1) = (MEASURED_UNREAD[0] as f64, MEASURED_UNREAD[1] as f64);
+    let slope = (at(1, "largest_item_bytes") - at(0, "largest_item_bytes")) / (n1 - n0);
+    let bytes_at = |n: f64| at(0, "largest_item_bytes") + slope * (n - n0);
+    let extrapolated = bytes_at(EXTRAPOLATED_UNREAD as f64);
+    // The reply's write units with its largest item at that size (the rest
+    // of the reply as measured at the first point).
+    let kb = |bytes: f64| (bytes / 1024.0).ceil().max(1.0);
+    let wru_at = at(0, "wru") - 2.0 * kb(at(0, "largest_item_bytes")) + 2.0 * kb(extrapolated);
+    let limit = if slope > 0.0 {
+        Some(((model::MAX_ITEM_BYTES as f64 - at(0, "largest_item_bytes")) / slope + n0).floor())
+    } else {
+        None
+    };
+    json!({
+        "measured": points,
+        "bytes_per_unread_conversation": slope,
+        "extrapolated": {"unread_conversations": EXTRAPOLATED_UNREAD, "largest_item_bytes": extrapolated, "wru": wru_at},
+        "unread_conversations_at_the_item_size_limit": limit,
+    })
+}
+
+/// The model's tables.
 pub fn markdown(capacity: &Value) -> String {
     let mut out = String::from(
-        "\n| operation | requests | read units | write units (as the engine reports them) | $ per million at those units |\n| --- | ---: | ---: | ---: | ---: |\n",
+        "\n### Capacity model (priced by AWS's rules from the items the real code reads and writes)\n\n\
+         | operation | requests | items | WRU (table) | WRU (index) | RRU | largest item written (bytes) | $ per million |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
-    out.insert_str(
-        0,
-        "\nCapacity units per operation (DynamoDB Local under-reports transactional writes: see docs/benchmarks.md)\n",
-    );
-    for r in capacity["rows"].as_array().into_iter().flatten() {
+    for r in capacity["operations"].as_array().into_iter().flatten() {
+        let requests: Vec<&str> = r["requests"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         out.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |\n",
             r["operation"].as_str().unwrap_or("?"),
-            r["requests"],
-            r["read_units"].as_f64().unwrap_or(0.0),
-            r["write_units"].as_f64().unwrap_or(0.0),
+            requests.join(", "),
+            r["items"],
+            r["wru"],
+            r["index_wru"],
+            r["rru"],
+            r["largest_item_written"],
             r["dollars_per_million"].as_f64().unwrap_or(0.0),
         ));
     }
+    let scale = &capacity["scale"];
+    out.push_str("\nA reply's write units by partition key (a local index's entries count in their item's partition):\n\n| partition key | WCU per message | messages/s before 1,000 WCU/s |\n| --- | ---: | ---: |\n");
+    for (pk, wcu) in scale["reply_by_partition"].as_object().into_iter().flatten() {
+        let wcu = wcu.as_f64().unwrap_or(0.0);
+        out.push_str(&format!("| `{pk}` | {wcu} | {:.0} |\n", model::PARTITION_WCU_PER_SECOND / wcu));
+    }
+    for (what, key) in [
+        ("One recipient receiving from many senders", "one_recipient_from_many_senders"),
+        ("One conversation, one direction", "one_conversation"),
+    ] {
+        out.push_str(&format!(
+            "\n{what}: {:.0} messages/s before `{}` reaches a partition's 1,000 WCU/s.",
+            scale[key]["messages_per_second"].as_f64().unwrap_or(0.0),
+            scale[key]["bound_by"].as_str().unwrap_or("?"),
+        ));
+    }
+    out.push('\n');
+    let spread = &scale["spread"];
+    out.push_str(&format!(
+        "\n10,000 messages/s over many users: {} WCU/s of the table's default {} WCU/s quota; {} requests/s to API Gateway \
+         (the POST and {} posts a message) against the account's {} requests/s.\n",
+        spread["table_wcu_per_second"], spread["table_wcu_quota"], spread["api_gateway_requests_per_second"],
+        spread["posts_per_message"], spread["account_requests_quota"],
+    ));
+    let growth = &capacity["growth"];
+    out.push_str("\nA reply to a recipient with n unread conversations:\n\n| n | WRU | largest item written | its bytes |\n| ---: | ---: | --- | ---: |\n");
+    for p in growth["measured"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "| {} | {} | `{}` | {} |\n",
+            p["unread_conversations"],
+            p["wru"],
+            p["largest_item"].as_str().unwrap_or("?"),
+            p["largest_item_bytes"]
+        ));
+    }
+    let x = &growth["extrapolated"];
+    out.push_str(&format!(
+        "| {} (extrapolated) | {:.0} | | {:.0} |\n\n{:.1} bytes per unread conversation; the item reaches 400 KB at {} unread conversations.\n",
+        x["unread_conversations"],
+        x["wru"].as_f64().unwrap_or(0.0),
+        x["largest_item_bytes"].as_f64().unwrap_or(0.0),
+        growth["bytes_per_unread_conversation"].as_f64().unwrap_or(0.0),
+        growth["unread_conversations_at_the_item_size_limit"],
+    ));
     out
 }

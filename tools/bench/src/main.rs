@@ -5,6 +5,7 @@
 
 mod capacity;
 mod figures;
+mod model;
 mod proxy;
 mod realtime;
 mod runtime_api;
@@ -46,10 +47,10 @@ struct Args {
     /// Only the scaling run.
     #[arg(long)]
     scaling_only: bool,
-    /// Only the capacity table (through the handlers in process: any build
-    /// profile gives the same units).
-    #[arg(long)]
-    capacity_only: bool,
+    /// Only the capacity model (the real code in process, recorded and
+    /// priced: any build profile gives the same units).
+    #[arg(long, alias = "capacity-only")]
+    capacity: bool,
     /// Also measure realtime delivery over this many messages (needs the
     /// local Cognito too, and the cruddur-local-api binary beside this one).
     #[arg(long, default_value_t = 0)]
@@ -128,7 +129,7 @@ async fn main() {
     let env = Env { runtime_api: api.address.to_string(), endpoint: format!("http://{}", proxy.address), table };
 
     let mut report = Report::default();
-    let functions = if args.scaling_only || args.capacity_only { &[][..] } else { FUNCTIONS };
+    let functions = if args.scaling_only || args.capacity { &[][..] } else { FUNCTIONS };
     for function in functions {
         let event = std::fs::read(root().join("events").join(function.event))
             .unwrap_or_else(|e| fail(format!("events/{}: {e}", function.event)));
@@ -144,7 +145,7 @@ async fn main() {
         eprintln!("measuring capacity units per operation");
         // A table of its own: the baseline wrote the original design's items
         // into the first one, which this code does not read.
-        report.capacity = Some(capacity::run(&seeded_table(&endpoint).await.1).await);
+        report.capacity = Some(capacity::run(&endpoint).await);
     }
     if !args.scaling.is_empty() {
         // Seeding 100,000 items queues many writes: give the engine time.
