@@ -239,3 +239,58 @@ async fn the_counter_is_one_read() {
     app.mark_read(sample::BAYKO_SUB, sample::GROUP).await.ok();
     assert_eq!(proxy.take_requests(), ["GetItem"], "nothing to mark: no write");
 }
+
+/// Reading the newest page needs no write: when marking it read fails (every
+/// transaction answers 500 here), the page is still the answer, and what it
+/// showed stays unread for the next read to mark.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_newest_page_is_answered_when_marking_it_read_fails() {
+    let s = FaultStack::start().await;
+    let sent = s.app.reply(sample::ANDREW_SUB, "read me even if the mark fails").await.ok();
+    let before = counts(&s.app.message_counter(sample::BAYKO_SUB).await);
+    assert!(before.0 >= 1, "{before:?}");
+    s.proxy.inject(cruddur_devkit::faults::Fault::ServerError, None, Some("TransactWriteItems"));
+    let page = s.app.list_messages(sample::BAYKO_SUB, sample::GROUP, "").await;
+    s.proxy.heal();
+    assert_eq!(page.status, 200, "{page:?}");
+    let last = page.body.as_array().and_then(|p| p.last()).cloned().unwrap_or_default();
+    assert_eq!(last["uuid"], sent.body["uuid"], "the page has the newest message");
+    assert!(s.proxy.injected() > 0, "the mark was tried");
+    assert_eq!(counts(&s.app.message_counter(sample::BAYKO_SUB).await), before, "nothing was marked");
+    // The next read marks it.
+    s.app.list_messages(sample::BAYKO_SUB, sample::GROUP, "").await.ok();
+    assert_eq!(counts(&s.app.message_counter(sample::BAYKO_SUB).await), (0, 0));
+}
+
+/// A read marks read only what it showed: a message that arrives after the
+/// page was read, while its mark is on its way (held 3 s by the proxy), is
+/// not on the page and stays unread.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_arriving_during_a_read_stays_unread() {
+    let s = FaultStack::start().await;
+    s.app.reply(sample::ANDREW_SUB, "seen by the read").await.ok();
+    // The next transaction (the read's mark) is held before the engine.
+    s.proxy.inject(
+        cruddur_devkit::faults::Fault::Slow(std::time::Duration::from_secs(3)),
+        Some(1),
+        Some("TransactWriteItems"),
+    );
+    let app = TestApp::new(s.app.store.clone());
+    let reading = tokio::spawn(async move { app.list_messages(sample::BAYKO_SUB, sample::GROUP, "").await });
+    for _ in 0..100 {
+        if s.proxy.injected() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(s.proxy.injected(), 1, "the read's mark is held");
+    // Straight to the engine, while the mark is held.
+    let late = TestApp::new(s.direct.clone()).reply(sample::ANDREW_SUB, "arrived during the read").await.ok();
+    let page = reading.await.unwrap();
+    assert_eq!(page.status, 200, "{page:?}");
+    let uuids: Vec<&str> = page.body.as_array().unwrap().iter().filter_map(|m| m["uuid"].as_str()).collect();
+    assert!(!uuids.contains(&late.body["uuid"].as_str().unwrap()), "the late message was not shown");
+    let (count, conversations) = counts(&s.app.message_counter(sample::BAYKO_SUB).await);
+    assert!(count >= 1 && conversations == 1, "the late message stays unread: {count}, {conversations}");
+    assert!(unread_on_sample_group(&s.app, sample::BAYKO_SUB).await >= 1);
+}

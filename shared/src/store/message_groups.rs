@@ -10,8 +10,9 @@ use super::items::{from_item, to_item, GroupRowItem, IdempotencyItem, Item, Mess
 use super::profiles::build_err;
 use super::{keys, sdk_error, Outcome, Store, ACTIVITY_INDEX, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
-    Cursor, GroupUuid, Handle, IdempotencyKey, Message, MessageGroup, MessageText, MessageUuid, NewMessage, Page,
-    PageLimit, PageRequest, Recipient, Timestamp, UnreadCounts, UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
+    Cursor, GroupUuid, Handle, IdempotencyKey, Message, MessageGroup, MessageKey, MessageText, MessageUuid, NewMessage,
+    Page, PageLimit, PageRequest, Recipient, Timestamp, UnreadCounts, UserSummary, UserUuid,
+    IDEMPOTENCY_KEY_LIFETIME_SECS,
 };
 use crate::error::{Error, Result};
 
@@ -186,10 +187,16 @@ impl Store {
             return Err(self.absent_group_error(group).await?);
         };
         let messages = messages?;
-        // The newest page shown: the message group is read (a write only
-        // when something was unread).
+        // The newest page shown: what it showed is read (a write only when
+        // something was unread). The page is the answer: a mark that fails
+        // is logged and left for the next read, never the read's failure.
         if newest && membership.unread > 0 {
-            self.mark_read_from(reader, group, membership.unread).await?;
+            let shown = messages.items.last().map(Message::key);
+            if let Some(shown) = shown {
+                if let Err(e) = self.mark_read_from(reader, group, membership.unread, Some(shown)).await {
+                    tracing::warn!(error = %e.chain(), "cannot mark the page read; left for the next read");
+                }
+            }
         }
         Ok(messages)
     }
@@ -202,13 +209,22 @@ impl Store {
         let Some(membership) = self.message_group(reader, group).await? else {
             return Err(self.absent_group_error(group).await?);
         };
-        self.mark_read_from(reader, group, membership.unread).await
+        self.mark_read_from(reader, group, membership.unread, None).await
     }
 
     /// [`Store::mark_read`] from a row that showed `seen` unread messages; a
     /// message that arrives meanwhile fails the condition and the next round
-    /// starts from the count it returned.
-    async fn mark_read_from(&self, reader: UserUuid, group: GroupUuid, mut seen: u32) -> Result<()> {
+    /// starts from the count it returned. With `shown` (the newest message a
+    /// page showed), only what the reader was shown is marked: when the row
+    /// has a newer message than that, nothing is marked (its unread
+    /// messages stay unread until a read that shows them).
+    async fn mark_read_from(
+        &self,
+        reader: UserUuid,
+        group: GroupUuid,
+        mut seen: u32,
+        shown: Option<MessageKey>,
+    ) -> Result<()> {
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
             if seen == 0 {
                 return Ok(());
@@ -230,6 +246,7 @@ impl Store {
             let outcome = self.run_transaction(&items).await?;
             let Some(old) = outcome.failed(ReadItem::Row) else { return Ok(()) };
             match self.row_as_it_was(old, keys::group_row(reader, group)).await? {
+                Some(row) if shown.is_some_and(|s| s != row.last_activity) => return Ok(()),
                 Some(row) => seen = row.unread,
                 None => return Err(Error::NotMember),
             }
@@ -363,7 +380,7 @@ impl Store {
     async fn read_by_sender(&self, sender: UserUuid, group: GroupUuid, seen: Option<u32>) {
         let marked = match seen {
             Some(0) => Ok(()),
-            Some(seen) => self.mark_read_from(sender, group, seen).await,
+            Some(seen) => self.mark_read_from(sender, group, seen, None).await,
             None => self.mark_read(sender, group).await,
         };
         if let Err(e) = marked {
