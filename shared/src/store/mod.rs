@@ -9,10 +9,12 @@ mod connections;
 mod import;
 mod items;
 mod keys;
-mod message_groups;
 mod meter;
 mod profiles;
+mod reads;
 mod schema;
+mod send;
+mod unread;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,12 +27,12 @@ use aws_sdk_dynamodb::Client;
 
 pub use self::connections::{OpenConnection, CONNECTION_LIFETIME_SECS};
 pub use self::keys::MESSAGE_PREFIX;
-pub use self::message_groups::Sent;
 pub use self::meter::{CapacityMeter, Usage};
 pub use self::profiles::{LinkOutcome, Registration, RESERVATION_LIFETIME_SECS};
 pub use self::schema::{
     drop_table, list_tables, LocalIndex, TableDefinition, ACTIVITY_INDEX, DEFAULT_TABLE_NAME, MESSAGES_TABLE,
 };
+pub use self::send::Sent;
 
 use self::items::Item;
 pub(crate) use self::items::MessageItem;

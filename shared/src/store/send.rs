@@ -1,4 +1,5 @@
-//! Message groups (message groups) and their messages.
+//! Sending: a reply, the start of a message group, the Idempotency-Key's
+//! claim, and the summary updates of both members' rows.
 
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
@@ -6,13 +7,12 @@ use aws_sdk_dynamodb::types::{
 };
 use sha2::{Digest, Sha256};
 
-use super::items::{from_item, to_item, GroupRowItem, IdempotencyItem, Item, MessageItem, PairItem, UnreadItem};
+use super::items::{from_item, to_item, GroupRowItem, IdempotencyItem, Item, MessageItem, PairItem};
 use super::profiles::build_err;
-use super::{keys, sdk_error, Outcome, Store, ACTIVITY_INDEX, MAX_TRANSACTION_ATTEMPTS};
+use super::{keys, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
-    Cursor, GroupUuid, Handle, IdempotencyKey, Message, MessageGroup, MessageKey, MessageText, MessageUuid, NewMessage,
-    Page, PageLimit, PageRequest, Recipient, Timestamp, UnreadCounts, UserSummary, UserUuid,
-    IDEMPOTENCY_KEY_LIFETIME_SECS,
+    GroupUuid, Handle, IdempotencyKey, Message, MessageText, MessageUuid, NewMessage, Recipient, Timestamp,
+    UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
 };
 use crate::error::{Error, Result};
 
@@ -35,13 +35,6 @@ enum NewGroupItem {
     OtherTotals,
     Message,
     IdempotencyKey,
-}
-
-/// The items of marking a message group read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadItem {
-    Row,
-    Totals,
 }
 
 /// What a send did.
@@ -145,179 +138,6 @@ enum OtherRow {
 }
 
 impl Store {
-    /// `owner`'s view of a group, which exists exactly when `owner` is a member.
-    pub async fn message_group(&self, owner: UserUuid, group: GroupUuid) -> Result<Option<MessageGroup>> {
-        let item = self.get(keys::group_row(owner, group)).await?;
-        item.map(|i| from_item::<GroupRowItem>(i).map(MessageGroup::from)).transpose()
-    }
-
-    /// A user's message groups, most recent activity first, one page at a time.
-    /// One Query on the user's partition (activity index), whatever the
-    /// history's size, with no year or date filter.
-    pub async fn list_message_groups(&self, owner: UserUuid, page: PageRequest) -> Result<Page<MessageGroup>> {
-        let start = match page.cursor {
-            None => None,
-            Some(Cursor::MessageGroups { owner: o, activity, group }) if o == owner => {
-                let mut key = keys::group_row(owner, group).into_map();
-                key.insert(ACTIVITY_INDEX.sort_key.to_owned(), AttributeValue::S(activity.to_string()));
-                Some(key)
-            }
-            Some(_) => return Err(Error::InvalidCursor),
-        };
-        let (items, more) =
-            self.query_newest_first(Some(ACTIVITY_INDEX.name), keys::groups_of(owner), start, page.limit).await?;
-        let groups: Vec<MessageGroup> =
-            items.into_iter().map(|i| from_item::<GroupRowItem>(i).map(MessageGroup::from)).collect::<Result<_>>()?;
-        let next = match groups.last() {
-            Some(last) if more => Some(Cursor::MessageGroups { owner, activity: last.last_activity, group: last.uuid }),
-            _ => None,
-        };
-        Ok(Page { items: groups, next })
-    }
-
-    /// The latest messages of a message group, oldest first within the page;
-    /// the cursor leads to older messages. Only a member may read it:
-    /// `NotMember` (the group exists) or `GroupNotFound`.
-    pub async fn list_messages(&self, reader: UserUuid, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
-        // Both reads at once: one round trip of latency. Nothing read is
-        // returned unless the membership check passes.
-        let newest = page.cursor.is_none();
-        let (membership, messages) = tokio::join!(self.message_group(reader, group), self.group_messages(group, page));
-        let Some(membership) = membership? else {
-            return Err(self.absent_group_error(group).await?);
-        };
-        let messages = messages?;
-        // The newest page shown: what it showed is read (a write only when
-        // something was unread). The page is the answer: a mark that fails
-        // is logged and left for the next read, never the read's failure.
-        if newest && membership.unread > 0 {
-            let shown = messages.items.last().map(Message::key);
-            if let Some(shown) = shown {
-                if let Err(e) = self.mark_read_from(reader, group, membership.unread, Some(shown)).await {
-                    tracing::warn!(error = %e.chain(), "cannot mark the page read; left for the next read");
-                }
-            }
-        }
-        Ok(messages)
-    }
-
-    /// Marks `group` read for `reader`: its row's `unread` to 0 and the
-    /// reader's totals down by as much, in one transaction; nothing is
-    /// written when nothing is unread. `NotMember` / `GroupNotFound` as for
-    /// reading it.
-    pub async fn mark_read(&self, reader: UserUuid, group: GroupUuid) -> Result<()> {
-        let Some(membership) = self.message_group(reader, group).await? else {
-            return Err(self.absent_group_error(group).await?);
-        };
-        self.mark_read_from(reader, group, membership.unread, None).await
-    }
-
-    /// [`Store::mark_read`] from a row that showed `seen` unread messages; a
-    /// message that arrives meanwhile fails the condition and the next round
-    /// starts from the count it returned. With `shown` (the newest message a
-    /// page showed), only what the reader was shown is marked: when the row
-    /// has a newer message than that, nothing is marked (its unread
-    /// messages stay unread until a read that shows them).
-    async fn mark_read_from(
-        &self,
-        reader: UserUuid,
-        group: GroupUuid,
-        mut seen: u32,
-        shown: Option<MessageKey>,
-    ) -> Result<()> {
-        for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
-            if seen == 0 {
-                return Ok(());
-            }
-            let row = Update::builder()
-                .table_name(self.table())
-                .set_key(Some(keys::group_row(reader, group).into_map()))
-                .update_expression("SET unread = :zero")
-                .condition_expression("attribute_exists(pk) AND unread = :seen")
-                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-                .expression_attribute_values(":seen", AttributeValue::N(seen.to_string()))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .build()
-                .map_err(build_err)?;
-            let items = [
-                (ReadItem::Row, TransactWriteItem::builder().update(row).build()),
-                (ReadItem::Totals, self.unread_totals(reader, group, -i64::from(seen))?),
-            ];
-            let outcome = self.run_transaction(&items).await?;
-            let Some(old) = outcome.failed(ReadItem::Row) else { return Ok(()) };
-            match self.row_as_it_was(old, keys::group_row(reader, group)).await? {
-                Some(row) if shown.is_some_and(|s| s != row.last_activity) => return Ok(()),
-                Some(row) => seen = row.unread,
-                None => return Err(Error::NotMember),
-            }
-        }
-        Err(Error::unavailable("new messages kept arriving while marking a message group read"))
-    }
-
-    /// `owner`'s unread messages in all their message groups, and in how many
-    /// groups: one strongly consistent GetItem, whatever the number of groups.
-    pub async fn unread_counts(&self, owner: UserUuid) -> Result<UnreadCounts> {
-        let Some(item) = self.get(keys::unread(owner)).await? else { return Ok(UnreadCounts::default()) };
-        let totals = from_item::<UnreadItem>(item)?;
-        let count = u64::try_from(totals.unread_count)
-            .map_err(|_| Error::internal(format!("an unread total is negative ({})", totals.unread_count)))?;
-        Ok(UnreadCounts { count, conversations: totals.unread_groups.len() as u64 })
-    }
-
-    /// An update of `owner`'s unread totals by `delta` messages in `group`:
-    /// up adds the group to the set of groups with unread messages (a set:
-    /// adding it again changes nothing), down removes it (all of the group's
-    /// unread messages were read).
-    fn unread_totals(&self, owner: UserUuid, group: GroupUuid, delta: i64) -> Result<TransactWriteItem> {
-        let expression = if delta > 0 {
-            "ADD unread_count :delta, unread_groups :group"
-        } else {
-            "ADD unread_count :delta DELETE unread_groups :group"
-        };
-        let update = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(keys::unread(owner).into_map()))
-            .update_expression(expression)
-            .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
-            .expression_attribute_values(":group", AttributeValue::Ss(vec![group.to_string()]))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// An item as a failed condition returned it (ALL_OLD), or read again if
-    /// the server did not return it; `None` if it does not exist.
-    async fn as_it_was(&self, old: Option<&Item>, key: keys::Key) -> Result<Option<Item>> {
-        match old {
-            Some(item) => Ok(Some(item.clone())),
-            None => self.get(key).await,
-        }
-    }
-
-    /// A group row as a failed condition returned it; `None` if it does not exist.
-    async fn row_as_it_was(&self, old: &Option<Item>, key: keys::Key) -> Result<Option<GroupRowItem>> {
-        self.as_it_was(old.as_ref(), key).await?.map(from_item::<GroupRowItem>).transpose()
-    }
-
-    /// A message group's messages without a membership check: for operators,
-    /// and for [`Store::list_messages`] after its check.
-    pub async fn group_messages(&self, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
-        let start = match page.cursor {
-            None => None,
-            Some(Cursor::Messages { group: g, before }) if g == group => Some(keys::message(group, before).into_map()),
-            Some(_) => return Err(Error::InvalidCursor),
-        };
-        let (items, more) = self.query_newest_first(None, keys::messages_of(group), start, page.limit).await?;
-        let mut messages: Vec<Message> =
-            items.into_iter().map(|i| from_item::<MessageItem>(i).map(Message::from)).collect::<Result<_>>()?;
-        let next = match messages.last() {
-            Some(oldest) if more => Some(Cursor::Messages { group, before: oldest.key() }),
-            _ => None,
-        };
-        messages.reverse();
-        Ok(Page { items: messages, next })
-    }
-
     /// Sends `new` as `sender`: a reply or the start of a message group.
     /// With an Idempotency-Key, the key's record is written in the message's
     /// transaction; a request whose key is recorded writes nothing and gets
@@ -369,23 +189,6 @@ impl Store {
             self.read_by_sender(sender.uuid, group, Some(membership.unread)).await;
         }
         Ok(sent)
-    }
-
-    /// A sender has read the message group they just wrote in: marks it
-    /// read, after the message (the message's own transaction does not wait
-    /// on the sender's count, which the other member's messages keep
-    /// changing). `seen`: the sender's unread count as read before, if known.
-    /// Never fails the send: a failure leaves row and totals as they were,
-    /// still equal, until the next read.
-    async fn read_by_sender(&self, sender: UserUuid, group: GroupUuid, seen: Option<u32>) {
-        let marked = match seen {
-            Some(0) => Ok(()),
-            Some(seen) => self.mark_read_from(sender, group, seen, None).await,
-            None => self.mark_read(sender, group).await,
-        };
-        if let Err(e) = marked {
-            tracing::warn!(error = %e.chain(), "could not mark the message group read for its sender");
-        }
     }
 
     /// Stores a message in `group` between `sender` and `other`, in one
@@ -563,59 +366,6 @@ impl Store {
             self.read_by_sender(sender.uuid, existing, None).await;
         }
         Ok(sent)
-    }
-
-    /// Why a caller has no row for `group`: it exists without them
-    /// (`NotMember`) or not at all (`GroupNotFound`). Every group has at
-    /// least one message, so one item of its partition decides.
-    async fn absent_group_error(&self, group: GroupUuid) -> Result<Error> {
-        let out = self
-            .client
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::messages_of(group)))
-            .projection_expression("pk")
-            .limit(1)
-            .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        self.record(out.consumed_capacity.as_ref());
-        Ok(if out.count > 0 { Error::NotMember } else { Error::GroupNotFound })
-    }
-
-    /// Up to `limit` items of one partition, newest (highest sort key) first,
-    /// after `start`; and whether more follow. Reads one item beyond the page
-    /// to know, so a list that ends exactly at a page boundary gets no cursor.
-    async fn query_newest_first(
-        &self,
-        index: Option<&str>,
-        partition: String,
-        start: Option<Item>,
-        limit: PageLimit,
-    ) -> Result<(Vec<Item>, bool)> {
-        let page = usize::from(limit.get());
-        let out = self
-            .client
-            .query()
-            .table_name(self.table())
-            .set_index_name(index.map(str::to_owned))
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(partition))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(i32::from(limit.get()) + 1)
-            .set_exclusive_start_key(start)
-            .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        self.record(out.consumed_capacity.as_ref());
-        let mut items = out.items.unwrap_or_default();
-        let more = items.len() > page;
-        items.truncate(page);
-        Ok((items, more))
     }
 
     /// The sender's row in a message's transaction: it exists; the summary
