@@ -136,3 +136,60 @@ async fn concurrent_sign_ups_of_one_handle_let_exactly_one_through() {
         "The handle racer is already taken. Please choose another one."
     );
 }
+
+/// One recipient, 100 senders in 100 conversations, all sending at once, 3
+/// rounds, while the recipient reads (and so marks read) conversations:
+/// every send succeeds, every message is stored once, and afterwards the
+/// recipient's totals are exactly the sum of their rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_hundred_senders_to_one_recipient_at_once_all_succeed_and_the_counts_stay_exact() {
+    use cruddur_core::domain::{PageRequest, Timestamp};
+    use cruddur_devkit::fixtures::{text, user};
+    let store = fresh_store().await;
+    let recipient = user(&store, "recipient").await;
+    let mut groups = Vec::new();
+    for i in 0..100 {
+        let sender = user(&store, &format!("sender{i}")).await;
+        let first =
+            store.start_message_group(&sender, &recipient.handle, text("hello"), Timestamp::now()).await.unwrap();
+        groups.push((sender, first.group));
+    }
+    let groups = std::sync::Arc::new(groups);
+    for round in 0..3 {
+        let sends: Vec<_> = (0..100)
+            .map(|i| {
+                let (store, groups) = (store.clone(), groups.clone());
+                tokio::spawn(async move {
+                    let (sender, group) = &groups[i];
+                    store.send_reply(sender, *group, text(&format!("round {round} from {i}")), Timestamp::now()).await
+                })
+            })
+            .collect();
+        let reads: Vec<_> = (0..10)
+            .map(|i| {
+                let (store, groups, reader) = (store.clone(), groups.clone(), recipient.uuid);
+                tokio::spawn(async move {
+                    store.list_messages(reader, groups[i * 10 + round].1, PageRequest::default()).await.map(|_| ())
+                })
+            })
+            .collect();
+        for (i, send) in sends.into_iter().enumerate() {
+            send.await.unwrap().unwrap_or_else(|e| panic!("round {round}, sender {i}: {e}"));
+        }
+        for read in reads {
+            read.await.unwrap().unwrap();
+        }
+    }
+    let mut unread_sum = 0u64;
+    let mut unread_groups = 0u64;
+    for (_, group) in groups.iter() {
+        let messages = whole_message_group(&store, *group).await;
+        assert_eq!(messages.len(), 4, "each message stored once");
+        let row = store.message_group(recipient.uuid, *group).await.unwrap().unwrap();
+        unread_sum += u64::from(row.unread);
+        unread_groups += u64::from(row.unread > 0);
+    }
+    let counts = store.unread_counts(recipient.uuid).await.unwrap();
+    assert_eq!((counts.count, counts.conversations), (unread_sum, unread_groups), "totals are the rows' sum");
+    assert!(unread_sum > 0);
+}
