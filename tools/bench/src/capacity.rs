@@ -33,10 +33,8 @@ const TABLE_WCU_QUOTA: f64 = 40_000.0;
 const ACCOUNT_REQUESTS_PER_SECOND: f64 = 10_000.0;
 /// The spread load the model prices.
 const SPREAD_MESSAGES_PER_SECOND: f64 = 10_000.0;
-/// Unread conversations of the recipient at which a message is priced
-/// (the last one extrapolated from the first two: see [`growth`]).
-const MEASURED_UNREAD: [u64; 2] = [10, 1000];
-const EXTRAPOLATED_UNREAD: u64 = 10_000;
+/// Unread conversations of the recipient at which a message is priced.
+const MEASURED_UNREAD: [u64; 3] = [10, 1000, 10_000];
 
 fn fail(message: String) -> ! {
     eprintln!("error: capacity model: {message}");
@@ -216,7 +214,7 @@ fn scale(reply: &[Access], keyed: &[Access], started: &[Access], posts: usize, r
 
 /// A message to a recipient with n unread conversations, for each measured
 /// n: its write units and the largest item it writes; then the line
-/// through the measured points, for 10,000 and for the 400 KB limit.
+/// through the last two points, for where the 400 KB limit is reached.
 async fn growth(direct: &Store, recorder: &Recorder, config: &cruddur_core::Config, now: Timestamp) -> Value {
     let store = cruddur_devkit::engines::local_store(config, &recorder.url).await;
     let mut points = Vec::new();
@@ -256,23 +254,17 @@ async fn growth(direct: &Store, recorder: &Recorder, config: &cruddur_core::Conf
         }));
     }
     let at = |i: usize, field: &str| points[i][field].as_f64().unwrap_or(0.0);
-    let (n0, n1) = (MEASURED_UNREAD[0] as f64, MEASURED_UNREAD[1] as f64);
-    let slope = (at(1, "largest_item_bytes") - at(0, "largest_item_bytes")) / (n1 - n0);
-    let bytes_at = |n: f64| at(0, "largest_item_bytes") + slope * (n - n0);
-    let extrapolated = bytes_at(EXTRAPOLATED_UNREAD as f64);
-    // The reply's write units with its largest item at that size (the rest
-    // of the reply as measured at the first point).
-    let kb = |bytes: f64| (bytes / 1024.0).ceil().max(1.0);
-    let wru_at = at(0, "wru") - 2.0 * kb(at(0, "largest_item_bytes")) + 2.0 * kb(extrapolated);
+    let last = MEASURED_UNREAD.len() - 1;
+    let (n0, n1) = (MEASURED_UNREAD[last - 1] as f64, MEASURED_UNREAD[last] as f64);
+    let slope = (at(last, "largest_item_bytes") - at(last - 1, "largest_item_bytes")) / (n1 - n0);
     let limit = if slope > 0.0 {
-        Some(((model::MAX_ITEM_BYTES as f64 - at(0, "largest_item_bytes")) / slope + n0).floor())
+        Some(((model::MAX_ITEM_BYTES as f64 - at(last, "largest_item_bytes")) / slope + n1).floor())
     } else {
         None
     };
     json!({
         "measured": points,
         "bytes_per_unread_conversation": slope,
-        "extrapolated": {"unread_conversations": EXTRAPOLATED_UNREAD, "largest_item_bytes": extrapolated, "wru": wru_at},
         "unread_conversations_at_the_item_size_limit": limit,
     })
 }
@@ -333,12 +325,8 @@ pub fn markdown(capacity: &Value) -> String {
             p["largest_item_bytes"]
         ));
     }
-    let x = &growth["extrapolated"];
     out.push_str(&format!(
-        "| {} (extrapolated) | {:.0} | | {:.0} |\n\n{:.1} bytes per unread conversation; the item reaches 400 KB at {} unread conversations.\n",
-        x["unread_conversations"],
-        x["wru"].as_f64().unwrap_or(0.0),
-        x["largest_item_bytes"].as_f64().unwrap_or(0.0),
+        "\n{:.1} bytes per unread conversation (between the last two points); the largest item reaches 400 KB at {} unread conversations.\n",
         growth["bytes_per_unread_conversation"].as_f64().unwrap_or(0.0),
         growth["unread_conversations_at_the_item_size_limit"],
     ));
