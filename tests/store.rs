@@ -87,7 +87,7 @@ async fn a_failed_membership_condition_writes_nothing() {
 
     // Straight to the transaction, as if a membership read had been skipped
     // or raced: DynamoDB's condition refuses it, and nothing is written.
-    let err = store.append_message(&mallory, group, a.uuid, text("let me in"), at(10)).await.unwrap_err();
+    let err = store.append_message(&mallory, group, &a, text("let me in"), at(10)).await.unwrap_err();
     assert!(matches!(err, Error::NotMember), "{err:?}");
     // The same through the public reply path.
     let err = store.send_reply(&mallory, group, text("let me in"), at(11)).await.unwrap_err();

@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
+use cruddur_core::domain::Timestamp;
 use cruddur_devkit::client::{Answer, TestApp};
 use cruddur_devkit::faults::FaultStack;
 use cruddur_devkit::fixtures::sample::LONDO_SUB;
-use cruddur_devkit::fixtures::{item_count, sample, sample_app, whole_message_group};
+use cruddur_devkit::fixtures::{
+    fresh_store, item_count, item_sizes, sample, sample_app, text, user, whole_message_group,
+};
 use serde_json::json;
 
 /// The fixture with nothing unread: andrewbrown has read the seed's last
@@ -219,8 +222,9 @@ async fn counts_stay_exact_under_concurrent_sends_and_reads() {
     assert_eq!(counts(&app.message_counter(sample::BAYKO_SUB).await), (1, 1));
 }
 
-/// GET /api/messages/counter is one DynamoDB request, whatever the number of
-/// conversations (counted at a proxy in front of DynamoDB Local).
+/// GET /api/messages/counter is one DynamoDB request (a BatchGetItem of the
+/// totals' shards), whatever the number of conversations (counted at a
+/// proxy in front of DynamoDB Local).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_counter_is_one_read() {
     let s = FaultStack::start().await;
@@ -232,8 +236,9 @@ async fn the_counter_is_one_read() {
     app.message_counter(sample::ANDREW_SUB).await.ok();
     proxy.take_requests();
     assert_eq!(counts(&app.message_counter(sample::ANDREW_SUB).await), (2, 2));
-    assert_eq!(proxy.take_requests(), ["GetItem"]);
-    // Marking read when nothing is unread costs nothing but the row's read.
+    assert_eq!(proxy.take_requests(), ["BatchGetItem"]);
+    // Marking read when nothing is unread costs nothing but the
+    // conversation's read.
     app.mark_read(sample::BAYKO_SUB, sample::GROUP).await.ok();
     proxy.take_requests();
     app.mark_read(sample::BAYKO_SUB, sample::GROUP).await.ok();
@@ -293,4 +298,42 @@ async fn a_message_arriving_during_a_read_stays_unread() {
     let (count, conversations) = counts(&s.app.message_counter(sample::BAYKO_SUB).await);
     assert!(count >= 1 && conversations == 1, "the late message stays unread: {count}, {conversations}");
     assert!(unread_on_sample_group(&s.app, sample::BAYKO_SUB).await >= 1);
+}
+
+/// A recipient with 1,000 unread conversations (each started through the
+/// real send path by its own sender): the next message writes only small
+/// items, none of which grew with those conversations (the items it
+/// changed, found by comparing the whole table before and after it).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_to_a_recipient_with_a_thousand_unread_conversations_writes_only_small_items() {
+    const CONVERSATIONS: usize = 1000;
+    let store = fresh_store().await;
+    let recipient = user(&store, "popular").await;
+    let mut last = None;
+    for batch in (0..CONVERSATIONS).collect::<Vec<_>>().chunks(25) {
+        let starts = batch.iter().map(|i| {
+            let (store, to) = (store.clone(), recipient.handle.clone());
+            async move {
+                let sender = user(&store, &format!("fan{i}")).await;
+                let sent = store.start_message_group(&sender, &to, text("hi"), Timestamp::now()).await.unwrap();
+                (sender, sent.group)
+            }
+        });
+        last = futures_util::future::join_all(starts).await.pop();
+    }
+    let counts = store.unread_counts(recipient.uuid).await.unwrap();
+    assert_eq!((counts.count, counts.conversations), (CONVERSATIONS as u64, CONVERSATIONS as u64));
+
+    let (sender, group) = last.unwrap();
+    let before = item_sizes(&store).await;
+    store.send_reply(&sender, group, text("one more"), Timestamp::now()).await.unwrap();
+    let after = item_sizes(&store).await;
+    let written: Vec<(&String, u64)> = after
+        .iter()
+        .filter(|(key, item)| before.get(*key) != Some(item))
+        .map(|(key, (bytes, _))| (key, (*bytes).max(before.get(key).map_or(0, |b| b.0))))
+        .collect();
+    assert!(written.len() >= 2, "the message and its conversation: {written:?}");
+    let largest = written.iter().max_by_key(|(_, bytes)| *bytes).unwrap();
+    assert!(largest.1 < 1024, "the largest item the message wrote: {largest:?} (all: {written:?})");
 }

@@ -3,6 +3,8 @@
 //! open WebSocket connections within the invocation's deadline, and reports
 //! the first record it could not deliver.
 
+// The delivery future nests deeply (stream batch, members, connections).
+#![recursion_limit = "256"]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 use cruddur_core::realtime::Delivery;

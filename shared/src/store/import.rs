@@ -4,9 +4,9 @@
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-use super::items::{to_item, GroupRowItem, Item, MessageItem};
+use super::items::{to_item, ConversationItem, Item, MessageItem};
 use super::{keys, profiles::build_err, sdk_error, Store};
-use crate::domain::{Message, MessageGroup};
+use crate::domain::{Message, MessageGroup, UserSummary};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -19,37 +19,40 @@ impl Store {
         self.batch_put(items).await
     }
 
-    /// Writes group rows as they are (one member's view each).
-    pub async fn import_group_rows(&self, rows: &[MessageGroup]) -> Result<()> {
-        let items = rows
+    /// Writes conversations of `owner` as they are (the owner's view of each;
+    /// the other member's unread count 0). No totals: benchmarks only.
+    pub async fn import_conversations(&self, owner: &UserSummary, groups: &[MessageGroup]) -> Result<()> {
+        let items = groups
             .iter()
             .map(|g| {
-                let body = GroupRowItem {
-                    message_group_uuid: g.uuid,
-                    owner_uuid: g.owner,
-                    other_user_uuid: g.other.uuid,
-                    other_user_handle: g.other.handle.clone(),
-                    other_user_display_name: g.other.display_name.clone(),
-                    last_message: g.last_message.clone(),
-                    last_message_at: g.last_activity.at,
-                    last_activity: g.last_activity,
-                    unread: g.unread,
-                };
-                to_item(keys::group_row(g.owner, g.uuid), &body)
+                let body = ConversationItem::new(
+                    (owner, g.unread),
+                    (&g.other, 0),
+                    g.last_message.clone(),
+                    g.last_activity,
+                    g.uuid,
+                );
+                to_item(keys::conversation(g.uuid), &body)
             })
             .collect::<Result<Vec<_>>>()?;
         self.batch_put(items).await
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<()> {
-        for chunk in items.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(build_err)?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<_>>()?;
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_err)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// BatchWriteItem, 25 requests at a time, unprocessed ones sent again.
+    pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<()> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
             for attempt in 0..10u32 {
                 let out = self
                     .client

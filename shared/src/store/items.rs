@@ -78,53 +78,136 @@ pub(crate) struct PairItem {
     pub message_group_uuid: GroupUuid,
 }
 
-#[derive(Serialize, Deserialize)]
-pub(crate) struct GroupRowItem {
-    pub message_group_uuid: GroupUuid,
-    pub owner_uuid: UserUuid,
-    pub other_user_uuid: UserUuid,
-    pub other_user_handle: Handle,
-    pub other_user_display_name: DisplayName,
-    pub last_message: MessageText,
-    pub last_message_at: Timestamp,
-    /// The sort key of the activity index: the latest message's key.
-    pub last_activity: MessageKey,
-    /// Messages from the other member that the owner has not read (rows
-    /// written before unread counts existed have none: 0).
-    #[serde(default)]
-    pub unread: u32,
+/// Which of a conversation's two members: `A` has the smaller uuid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    A,
+    B,
 }
 
-impl GroupRowItem {
-    pub fn new(owner: UserUuid, other: &UserSummary, message: &Message, unread: u32) -> Self {
-        GroupRowItem {
-            message_group_uuid: message.group,
-            owner_uuid: owner,
-            other_user_uuid: other.uuid,
-            other_user_handle: other.handle.clone(),
-            other_user_display_name: other.display_name.clone(),
-            last_message: message.text.clone(),
-            last_message_at: message.created_at,
-            last_activity: message.key(),
-            unread,
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    /// The attribute of this side's unread count.
+    pub fn unread_attribute(self) -> &'static str {
+        match self {
+            Side::A => "unread_a",
+            Side::B => "unread_b",
+        }
+    }
+
+    /// The attribute of this side's uuid (the membership condition).
+    pub fn uuid_attribute(self) -> &'static str {
+        match self {
+            Side::A => "member_a_uuid",
+            Side::B => "member_b_uuid",
         }
     }
 }
 
-impl From<GroupRowItem> for MessageGroup {
-    fn from(i: GroupRowItem) -> Self {
-        MessageGroup {
-            uuid: i.message_group_uuid,
-            owner: i.owner_uuid,
-            other: UserSummary {
-                uuid: i.other_user_uuid,
-                handle: i.other_user_handle,
-                display_name: i.other_user_display_name,
-            },
-            last_message: i.last_message,
-            last_activity: i.last_activity,
-            unread: i.unread,
+/// A message group's one item (`CONV#<group>`): both members, the latest
+/// message, each member's unread count, and the two list-index keys
+/// (`list_a`, `list_b`, sorted by `activity`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ConversationItem {
+    pub message_group_uuid: GroupUuid,
+    pub member_a_uuid: UserUuid,
+    pub member_a_handle: Handle,
+    pub member_a_display_name: DisplayName,
+    pub member_b_uuid: UserUuid,
+    pub member_b_handle: Handle,
+    pub member_b_display_name: DisplayName,
+    pub last_message: MessageText,
+    pub last_message_at: Timestamp,
+    /// The latest message's key: the list indexes' sort key.
+    pub activity: MessageKey,
+    pub unread_a: u32,
+    pub unread_b: u32,
+    /// `LIST#<member a>#<shard>`: the partition of member a's list entry.
+    pub list_a: String,
+    pub list_b: String,
+}
+
+impl ConversationItem {
+    /// A new conversation between `x` and `y` whose latest message is
+    /// `last`, with `unread` for each of them.
+    pub fn new(
+        x: (&UserSummary, u32),
+        y: (&UserSummary, u32),
+        last_message: MessageText,
+        activity: MessageKey,
+        group: GroupUuid,
+    ) -> Self {
+        let ((a, unread_a), (b, unread_b)) = if x.0.uuid < y.0.uuid { (x, y) } else { (y, x) };
+        let shard = super::keys::shard_of(group);
+        ConversationItem {
+            message_group_uuid: group,
+            member_a_uuid: a.uuid,
+            member_a_handle: a.handle.clone(),
+            member_a_display_name: a.display_name.clone(),
+            member_b_uuid: b.uuid,
+            member_b_handle: b.handle.clone(),
+            member_b_display_name: b.display_name.clone(),
+            last_message,
+            last_message_at: activity.at,
+            activity,
+            unread_a,
+            unread_b,
+            list_a: super::keys::list_of(a.uuid, shard),
+            list_b: super::keys::list_of(b.uuid, shard),
         }
+    }
+
+    /// `member`'s side, if they are a member.
+    pub fn side_of(&self, member: UserUuid) -> Option<Side> {
+        if member == self.member_a_uuid {
+            Some(Side::A)
+        } else if member == self.member_b_uuid {
+            Some(Side::B)
+        } else {
+            None
+        }
+    }
+
+    pub fn member(&self, side: Side) -> UserSummary {
+        match side {
+            Side::A => UserSummary {
+                uuid: self.member_a_uuid,
+                handle: self.member_a_handle.clone(),
+                display_name: self.member_a_display_name.clone(),
+            },
+            Side::B => UserSummary {
+                uuid: self.member_b_uuid,
+                handle: self.member_b_handle.clone(),
+                display_name: self.member_b_display_name.clone(),
+            },
+        }
+    }
+
+    pub fn unread(&self, side: Side) -> u32 {
+        match side {
+            Side::A => self.unread_a,
+            Side::B => self.unread_b,
+        }
+    }
+
+    /// `owner`'s view of it; `None` if `owner` is not a member.
+    pub fn view(&self, owner: UserUuid) -> Option<MessageGroup> {
+        let side = self.side_of(owner)?;
+        let other = self.member(side.other());
+        Some(MessageGroup {
+            uuid: self.message_group_uuid,
+            owner,
+            other,
+            last_message: self.last_message.clone(),
+            last_activity: self.activity,
+            unread: self.unread(side),
+        })
     }
 }
 
@@ -190,12 +273,27 @@ pub(crate) struct IdempotencyItem {
     pub expires_at: i64,
 }
 
-/// A user's unread totals: messages, and the message groups they are in (a
-/// string set, so adding a group twice counts it once).
+/// A user's unread totals over the message groups of one shard: messages,
+/// and message groups with any (both numbers: the item never grows).
 #[derive(Deserialize)]
 pub(crate) struct UnreadItem {
     #[serde(default)]
     pub unread_count: i64,
     #[serde(default)]
-    pub unread_groups: std::collections::HashSet<String>,
+    pub unread_groups: i64,
+}
+
+/// The shape before issue 26 (read by the migration only): one member's row.
+#[cfg(feature = "migrate")]
+#[derive(Deserialize)]
+pub(crate) struct LegacyGroupRowItem {
+    pub message_group_uuid: GroupUuid,
+    pub owner_uuid: UserUuid,
+    pub other_user_uuid: UserUuid,
+    pub other_user_handle: Handle,
+    pub other_user_display_name: DisplayName,
+    pub last_message: MessageText,
+    pub last_activity: MessageKey,
+    #[serde(default)]
+    pub unread: u32,
 }

@@ -40,15 +40,35 @@ pub(crate) fn cognito(sub: &CognitoSub) -> Key {
     Key { pk: format!("COGNITO#{sub}"), sk: "COGNITO".into() }
 }
 
-/// The partition of `owner`'s group rows.
-pub(crate) fn groups_of(owner: UserUuid) -> String {
-    format!("GRP#{owner}")
+/// How many ways a user's per-conversation writes are spread: their unread
+/// totals (`UNREAD#<user>#<shard>`) and their entries in each list index
+/// (`LIST#<user>#<shard>`). A conversation always lands in the same shard
+/// ([`shard_of`]); the counter reads every shard in one BatchGetItem, a list
+/// page queries every shard of both indexes. 3: one user receives up to 3 x
+/// a partition's 1,000 WCU/s / 2 WCU a message = 1,500 messages/s before any
+/// per-partition limit (docs/design.md, "Hot keys").
+pub const SHARDS: u8 = 3;
+
+/// The shard of a message group: a hash of its uuid (fixed uuids of seed data
+/// spread as well as random ones).
+pub(crate) fn shard_of(group: GroupUuid) -> u8 {
+    use sha2::{Digest, Sha256};
+    let digest: [u8; 32] = Sha256::digest(group.to_string().as_bytes()).into();
+    let [first, ..] = digest;
+    first % SHARDS
 }
 
-/// `GRP#<owner>` / `<group>`: `owner`'s view of a message group. Its existence
-/// is the membership.
-pub(crate) fn group_row(owner: UserUuid, group: GroupUuid) -> Key {
-    Key { pk: groups_of(owner), sk: group.to_string() }
+/// `CONV#<group>` / `CONV`: a message group's one item: both members (the
+/// membership), the latest message (the summary), each member's unread
+/// count, and the keys of both members' list entries.
+pub(crate) fn conversation(group: GroupUuid) -> Key {
+    Key { pk: format!("CONV#{group}"), sk: "CONV".into() }
+}
+
+/// The list-index partition that holds `member`'s entry for a group of
+/// `shard`: `LIST#<member>#<shard>`.
+pub(crate) fn list_of(member: UserUuid, shard: u8) -> String {
+    format!("LIST#{member}#{shard}")
 }
 
 /// `PAIR#<smaller uuid>#<larger uuid>` / `PAIR`: at most one message group per pair.
@@ -71,9 +91,19 @@ pub(crate) fn message(group: GroupUuid, key: MessageKey) -> Key {
     Key { pk: messages_of(group), sk: key.to_string() }
 }
 
-/// `UNREAD#<owner>` / `UNREAD`: the owner's unread totals, read in one GetItem.
-pub(crate) fn unread(owner: UserUuid) -> Key {
-    Key { pk: format!("UNREAD#{owner}"), sk: "UNREAD".into() }
+/// `UNREAD#<owner>#<shard>` / `UNREAD`: the owner's unread totals over the
+/// message groups of one shard; the counter sums the [`SHARDS`] of them.
+pub(crate) fn unread(owner: UserUuid, shard: u8) -> Key {
+    Key { pk: format!("UNREAD#{owner}#{shard}"), sk: "UNREAD".into() }
+}
+
+/// The shape before issue 26, read only by the migration: `GRP#<owner>` /
+/// `<group>` (one row per member) and `UNREAD#<owner>` / `UNREAD`.
+#[cfg(feature = "migrate")]
+pub(crate) mod legacy {
+    pub const GROUP_ROW_PREFIX: &str = "GRP#";
+    pub const TOTALS_PREFIX: &str = "UNREAD#";
+    pub const TOTALS_SK: &str = "UNREAD";
 }
 
 /// `IDEMPOTENCY#<caller>#<key>` / `IDEMPOTENCY`: a caller's Idempotency-Key
@@ -101,6 +131,15 @@ mod tests {
     fn pair_key_is_symmetric() {
         let (a, b) = (UserUuid::random(), UserUuid::random());
         assert_eq!(pair(a, b), pair(b, a));
+    }
+
+    #[test]
+    fn shards_spread_groups_and_stay_in_range() {
+        let mut seen = [0u32; SHARDS as usize];
+        for _ in 0..300 {
+            seen[usize::from(shard_of(GroupUuid::random()))] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 50), "{seen:?}");
     }
 
     #[test]

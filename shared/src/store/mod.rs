@@ -10,6 +10,8 @@ mod import;
 mod items;
 mod keys;
 mod meter;
+#[cfg(feature = "migrate")]
+mod migrate;
 mod profiles;
 mod reads;
 mod schema;
@@ -26,11 +28,14 @@ use aws_sdk_dynamodb::types::{CancellationReason, ConsumedCapacity, TransactWrit
 use aws_sdk_dynamodb::Client;
 
 pub use self::connections::{OpenConnection, CONNECTION_LIFETIME_SECS};
-pub use self::keys::MESSAGE_PREFIX;
+pub use self::keys::{MESSAGE_PREFIX, SHARDS};
 pub use self::meter::{CapacityMeter, Usage};
+#[cfg(feature = "migrate")]
+pub use self::migrate::MigrationReport;
 pub use self::profiles::{LinkOutcome, Registration, RESERVATION_LIFETIME_SECS};
 pub use self::schema::{
-    drop_table, list_tables, LocalIndex, TableDefinition, ACTIVITY_INDEX, DEFAULT_TABLE_NAME, MESSAGES_TABLE,
+    drop_table, list_tables, GlobalIndex, TableDefinition, DEFAULT_TABLE_NAME, LIST_A_INDEX, LIST_B_INDEX,
+    MESSAGES_TABLE,
 };
 pub use self::send::Sent;
 

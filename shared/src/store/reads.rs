@@ -3,40 +3,96 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::{from_item, GroupRowItem, Item, MessageItem};
-use super::{keys, sdk_error, Store, ACTIVITY_INDEX};
-use crate::domain::{Cursor, GroupUuid, Message, MessageGroup, Page, PageLimit, PageRequest, UserUuid};
+use super::items::{from_item, ConversationItem, Item, MessageItem};
+use super::{keys, sdk_error, Store, LIST_A_INDEX, LIST_B_INDEX};
+use crate::domain::{Cursor, GroupUuid, Message, MessageGroup, MessageKey, Page, PageLimit, PageRequest, UserUuid};
 use crate::error::{Error, Result};
 
 impl Store {
-    /// `owner`'s view of a group, which exists exactly when `owner` is a member.
+    /// `owner`'s view of a group; `None` unless `owner` is a member.
     pub async fn message_group(&self, owner: UserUuid, group: GroupUuid) -> Result<Option<MessageGroup>> {
-        let item = self.get(keys::group_row(owner, group)).await?;
-        item.map(|i| from_item::<GroupRowItem>(i).map(MessageGroup::from)).transpose()
+        Ok(self.conversation(group).await?.and_then(|c| c.view(owner)))
     }
 
-    /// A user's message groups, most recent activity first, one page at a time.
-    /// One Query on the user's partition (activity index), whatever the
-    /// history's size, with no year or date filter.
+    /// A message group's conversation item (strongly consistent).
+    pub(super) async fn conversation(&self, group: GroupUuid) -> Result<Option<ConversationItem>> {
+        self.get(keys::conversation(group)).await?.map(from_item::<ConversationItem>).transpose()
+    }
+
+    /// The conversation `member` reads or writes in: `GroupNotFound` when
+    /// there is none, `NotMember` when it is someone else's.
+    pub(super) async fn member_conversation(&self, member: UserUuid, group: GroupUuid) -> Result<ConversationItem> {
+        match self.conversation(group).await? {
+            Some(c) if c.side_of(member).is_some() => Ok(c),
+            Some(_) => Err(Error::NotMember),
+            None => Err(Error::GroupNotFound),
+        }
+    }
+
+    /// A user's message groups, most recent activity first, one page at a
+    /// time, with no year or date filter. The user's entries are spread over
+    /// both list indexes (their side in each conversation) and
+    /// [`keys::SHARDS`] partitions of each: one Query of `limit + 1` entries
+    /// on each, at once, merged. Whatever the history's size, a page costs
+    /// the same. The indexes are global, so eventually consistent: a group
+    /// moves up a moment after its message (design.md says why).
     pub async fn list_message_groups(&self, owner: UserUuid, page: PageRequest) -> Result<Page<MessageGroup>> {
-        let start = match page.cursor {
+        let before = match page.cursor {
             None => None,
-            Some(Cursor::MessageGroups { owner: o, activity, group }) if o == owner => {
-                let mut key = keys::group_row(owner, group).into_map();
-                key.insert(ACTIVITY_INDEX.sort_key.to_owned(), AttributeValue::S(activity.to_string()));
-                Some(key)
-            }
+            Some(Cursor::MessageGroups { owner: o, activity, .. }) if o == owner => Some(activity),
             Some(_) => return Err(Error::InvalidCursor),
         };
-        let (items, more) =
-            self.query_newest_first(Some(ACTIVITY_INDEX.name), keys::groups_of(owner), start, page.limit).await?;
-        let groups: Vec<MessageGroup> =
-            items.into_iter().map(|i| from_item::<GroupRowItem>(i).map(MessageGroup::from)).collect::<Result<_>>()?;
+        let queries = (0..keys::SHARDS).flat_map(|shard| {
+            [LIST_A_INDEX, LIST_B_INDEX]
+                .map(|index| self.query_list(index, keys::list_of(owner, shard), before, page.limit))
+        });
+        let mut groups = Vec::new();
+        for items in futures_util::future::try_join_all(queries).await? {
+            for item in items {
+                let conversation = from_item::<ConversationItem>(item)?;
+                groups.extend(conversation.view(owner));
+            }
+        }
+        groups.sort_by_key(|g| std::cmp::Reverse(g.last_activity));
+        let more = groups.len() > usize::from(page.limit.get());
+        groups.truncate(usize::from(page.limit.get()));
         let next = match groups.last() {
             Some(last) if more => Some(Cursor::MessageGroups { owner, activity: last.last_activity, group: last.uuid }),
             _ => None,
         };
         Ok(Page { items: groups, next })
+    }
+
+    /// Up to `limit + 1` entries of one list-index partition, newest first,
+    /// older than `before`.
+    async fn query_list(
+        &self,
+        index: super::GlobalIndex,
+        partition: String,
+        before: Option<MessageKey>,
+        limit: PageLimit,
+    ) -> Result<Vec<Item>> {
+        let mut condition = format!("{} = :pk", index.partition_key);
+        let mut query = self
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(index.name)
+            .expression_attribute_values(":pk", AttributeValue::S(partition));
+        if let Some(before) = before {
+            condition.push_str(&format!(" AND {} < :before", index.sort_key));
+            query = query.expression_attribute_values(":before", AttributeValue::S(before.to_string()));
+        }
+        let out = query
+            .key_condition_expression(condition)
+            .scan_index_forward(false)
+            .limit(i32::from(limit.get()) + 1)
+            .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        self.record(out.consumed_capacity.as_ref());
+        Ok(out.items.unwrap_or_default())
     }
 
     /// The latest messages of a message group, oldest first within the page;
@@ -46,18 +102,19 @@ impl Store {
         // Both reads at once: one round trip of latency. Nothing read is
         // returned unless the membership check passes.
         let newest = page.cursor.is_none();
-        let (membership, messages) = tokio::join!(self.message_group(reader, group), self.group_messages(group, page));
-        let Some(membership) = membership? else {
-            return Err(self.absent_group_error(group).await?);
-        };
+        let (membership, messages) =
+            tokio::join!(self.member_conversation(reader, group), self.group_messages(group, page));
+        let membership = membership?;
         let messages = messages?;
+        let Some(side) = membership.side_of(reader) else { return Err(Error::NotMember) };
+        let unread = membership.unread(side);
         // The newest page shown: what it showed is read (a write only when
         // something was unread). The page is the answer: a mark that fails
         // is logged and left for the next read, never the read's failure.
-        if newest && membership.unread > 0 {
+        if newest && unread > 0 {
             let shown = messages.items.last().map(Message::key);
             if let Some(shown) = shown {
-                if let Err(e) = self.mark_read_from(reader, group, membership.unread, Some(shown)).await {
+                if let Err(e) = self.mark_read_from(reader, group, side, unread, Some(shown)).await {
                     tracing::warn!(error = %e.chain(), "cannot mark the page read; left for the next read");
                 }
             }
@@ -74,9 +131,13 @@ impl Store {
         }
     }
 
-    /// A group row as a failed condition returned it; `None` if it does not exist.
-    pub(super) async fn row_as_it_was(&self, old: &Option<Item>, key: keys::Key) -> Result<Option<GroupRowItem>> {
-        self.as_it_was(old.as_ref(), key).await?.map(from_item::<GroupRowItem>).transpose()
+    /// A conversation as a failed condition returned it; `None` if it does not exist.
+    pub(super) async fn conversation_as_it_was(
+        &self,
+        old: &Option<Item>,
+        group: GroupUuid,
+    ) -> Result<Option<ConversationItem>> {
+        self.as_it_was(old.as_ref(), keys::conversation(group)).await?.map(from_item::<ConversationItem>).transpose()
     }
 
     /// A message group's messages without a membership check: for operators,
@@ -87,7 +148,7 @@ impl Store {
             Some(Cursor::Messages { group: g, before }) if g == group => Some(keys::message(group, before).into_map()),
             Some(_) => return Err(Error::InvalidCursor),
         };
-        let (items, more) = self.query_newest_first(None, keys::messages_of(group), start, page.limit).await?;
+        let (items, more) = self.query_newest_first(keys::messages_of(group), start, page.limit).await?;
         let mut messages: Vec<Message> =
             items.into_iter().map(|i| from_item::<MessageItem>(i).map(Message::from)).collect::<Result<_>>()?;
         let next = match messages.last() {
@@ -98,32 +159,11 @@ impl Store {
         Ok(Page { items: messages, next })
     }
 
-    /// Why a caller has no row for `group`: it exists without them
-    /// (`NotMember`) or not at all (`GroupNotFound`). Every group has at
-    /// least one message, so one item of its partition decides.
-    pub(super) async fn absent_group_error(&self, group: GroupUuid) -> Result<Error> {
-        let out = self
-            .client
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::messages_of(group)))
-            .projection_expression("pk")
-            .limit(1)
-            .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        self.record(out.consumed_capacity.as_ref());
-        Ok(if out.count > 0 { Error::NotMember } else { Error::GroupNotFound })
-    }
-
     /// Up to `limit` items of one partition, newest (highest sort key) first,
     /// after `start`; and whether more follow. Reads one item beyond the page
     /// to know, so a list that ends exactly at a page boundary gets no cursor.
     pub(super) async fn query_newest_first(
         &self,
-        index: Option<&str>,
         partition: String,
         start: Option<Item>,
         limit: PageLimit,
@@ -133,7 +173,6 @@ impl Store {
             .client
             .query()
             .table_name(self.table())
-            .set_index_name(index.map(str::to_owned))
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(partition))
             .scan_index_forward(false)

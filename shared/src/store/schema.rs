@@ -2,7 +2,7 @@
 //! template check all derive from (or are compared against) this.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection, ProjectionType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
@@ -13,10 +13,11 @@ use crate::error::{Error, Result};
 /// The default table name (overridden by `DDB_MESSAGE_TABLE`).
 pub const DEFAULT_TABLE_NAME: &str = "cruddur-messages";
 
-/// A local secondary index: same partition key as the table, another sort key.
+/// A global secondary index (on-demand, like the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalIndex {
+pub struct GlobalIndex {
     pub name: &'static str,
+    pub partition_key: &'static str,
     pub sort_key: &'static str,
     /// Every attribute is projected (`ProjectionType: ALL`).
     pub projects_all: bool,
@@ -29,7 +30,7 @@ pub struct TableDefinition {
     pub sort_key: &'static str,
     /// Every key attribute (table and index keys); all are strings.
     pub string_attributes: &'static [&'static str],
-    pub local_indexes: &'static [LocalIndex],
+    pub global_indexes: &'static [GlobalIndex],
     /// On-demand capacity (`PAY_PER_REQUEST`).
     pub on_demand: bool,
     /// The number attribute (epoch seconds) after which DynamoDB's TTL
@@ -40,16 +41,21 @@ pub struct TableDefinition {
     pub stream_view: &'static str,
 }
 
-/// Index of a user's group rows by latest activity (newest first when read
-/// backwards). Sparse: only group rows carry `last_activity`.
-pub const ACTIVITY_INDEX: LocalIndex =
-    LocalIndex { name: "last-activity-index", sort_key: "last_activity", projects_all: true };
+/// The lists of message groups, newest activity first, of the members whose
+/// uuid is the smaller of the two (`list_a`) and the larger (`list_b`): a
+/// conversation item is one entry in each, so a user's list is both indexes
+/// (and every shard of each) merged. Sparse: only conversation items carry
+/// `list_a`/`list_b`. Projection ALL: a page needs no second read.
+pub const LIST_A_INDEX: GlobalIndex =
+    GlobalIndex { name: "list-a-index", partition_key: "list_a", sort_key: "activity", projects_all: true };
+pub const LIST_B_INDEX: GlobalIndex =
+    GlobalIndex { name: "list-b-index", partition_key: "list_b", sort_key: "activity", projects_all: true };
 
 pub const MESSAGES_TABLE: TableDefinition = TableDefinition {
     partition_key: "pk",
     sort_key: "sk",
-    string_attributes: &["pk", "sk", "last_activity"],
-    local_indexes: &[ACTIVITY_INDEX],
+    string_attributes: &["pk", "sk", "list_a", "list_b", "activity"],
+    global_indexes: &[LIST_A_INDEX, LIST_B_INDEX],
     on_demand: true,
     ttl_attribute: "expires_at",
     stream_view: "NEW_IMAGE",
@@ -101,12 +107,12 @@ impl TableDefinition {
                     .map_err(internal)?,
             );
         }
-        for index in self.local_indexes {
+        for index in self.global_indexes {
             let projection = if index.projects_all { ProjectionType::All } else { ProjectionType::KeysOnly };
-            req = req.local_secondary_indexes(
-                LocalSecondaryIndex::builder()
+            req = req.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
                     .index_name(index.name)
-                    .key_schema(key(self.partition_key, KeyType::Hash)?)
+                    .key_schema(key(index.partition_key, KeyType::Hash)?)
                     .key_schema(key(index.sort_key, KeyType::Range)?)
                     .projection(Projection::builder().projection_type(projection).build())
                     .build()
@@ -145,27 +151,84 @@ impl TableDefinition {
         };
         let want_keys =
             vec![(self.partition_key.to_owned(), "HASH".to_owned()), (self.sort_key.to_owned(), "RANGE".to_owned())];
+        // A local index is not compared: one created before issue 26 cannot
+        // be removed, and `cruddur migrate` leaves it in place, unused (no
+        // item carries its key any more).
         let mut indexes: Vec<(String, Vec<(String, String)>)> = table
-            .local_secondary_indexes()
+            .global_secondary_indexes()
             .iter()
             .map(|i| (i.index_name().unwrap_or_default().to_owned(), keys(i.key_schema())))
             .collect();
         indexes.sort();
         let mut want_indexes: Vec<(String, Vec<(String, String)>)> = self
-            .local_indexes
+            .global_indexes
             .iter()
             .map(|i| {
                 (
                     i.name.to_owned(),
-                    vec![
-                        (self.partition_key.to_owned(), "HASH".to_owned()),
-                        (i.sort_key.to_owned(), "RANGE".to_owned()),
-                    ],
+                    vec![(i.partition_key.to_owned(), "HASH".to_owned()), (i.sort_key.to_owned(), "RANGE".to_owned())],
                 )
             })
             .collect();
         want_indexes.sort();
         Ok(Some(keys(table.key_schema()) == want_keys && indexes == want_indexes))
+    }
+
+    /// Adds the global indexes of this definition that the table `name`
+    /// lacks, one at a time (DynamoDB creates one per UpdateTable), waiting
+    /// for each to be active; returns their names. For `cruddur migrate`.
+    pub async fn add_missing_indexes(&self, client: &Client, name: &str) -> Result<Vec<String>> {
+        use aws_sdk_dynamodb::types::{CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate};
+        let out = client.describe_table().table_name(name).send().await.map_err(sdk_error)?;
+        let present: Vec<String> = out
+            .table()
+            .map(|t| t.global_secondary_indexes().iter().filter_map(|i| i.index_name().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let mut added = Vec::new();
+        for index in self.global_indexes.iter().filter(|i| !present.iter().any(|p| p == i.name)) {
+            let projection = if index.projects_all { ProjectionType::All } else { ProjectionType::KeysOnly };
+            let create = CreateGlobalSecondaryIndexAction::builder()
+                .index_name(index.name)
+                .key_schema(key(index.partition_key, KeyType::Hash)?)
+                .key_schema(key(index.sort_key, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .map_err(internal)?;
+            let mut update = client
+                .update_table()
+                .table_name(name)
+                .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build());
+            for attr in [index.partition_key, index.sort_key] {
+                update = update.attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(attr)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .map_err(internal)?,
+                );
+            }
+            update.send().await.map_err(sdk_error)?;
+            self.wait_indexes_active(client, name).await?;
+            added.push(index.name.to_owned());
+        }
+        Ok(added)
+    }
+
+    async fn wait_indexes_active(&self, client: &Client, name: &str) -> Result<()> {
+        use aws_sdk_dynamodb::types::IndexStatus;
+        for _ in 0..6000 {
+            let out = client.describe_table().table_name(name).send().await.map_err(sdk_error)?;
+            let table = out.table();
+            let ready = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active)
+                && table.is_some_and(|t| {
+                    t.global_secondary_indexes().iter().all(|i| i.index_status() == Some(&IndexStatus::Active))
+                });
+            if ready {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(Error::unavailable(format!("the indexes of {name} did not become active within 10 minutes")))
     }
 
     async fn wait_active(&self, client: &Client, name: &str) -> Result<()> {

@@ -1,18 +1,15 @@
 //! Sending: a reply, the start of a message group, the Idempotency-Key's
 //! claim, and the summary updates of both members' rows.
 
-use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use sha2::{Digest, Sha256};
 
-use super::items::{from_item, to_item, GroupRowItem, IdempotencyItem, Item, MessageItem, PairItem};
+use super::items::{from_item, to_item, ConversationItem, IdempotencyItem, Item, MessageItem, PairItem, Side};
 use super::profiles::build_err;
 use super::{keys, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
     GroupUuid, Handle, IdempotencyKey, Message, MessageText, MessageUuid, NewMessage, Recipient, Timestamp,
-    UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
+    UserSummary, IDEMPOTENCY_KEY_LIFETIME_SECS,
 };
 use crate::error::{Error, Result};
 
@@ -20,8 +17,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MessageTxItem {
     Message,
-    SenderRow,
-    OtherRow,
+    Conversation,
     OtherTotals,
     IdempotencyKey,
 }
@@ -30,8 +26,7 @@ enum MessageTxItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NewGroupItem {
     Pair,
-    SenderRow,
-    OtherRow,
+    Conversation,
     OtherTotals,
     Message,
     IdempotencyKey,
@@ -118,23 +113,28 @@ impl KeyClaim {
     }
 }
 
-/// What a message's transaction does to the sender's group row, which must
-/// exist either way (the membership check).
+/// What a message's transaction does to its conversation item, which must
+/// list the sender as a member either way (the membership check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SenderRow {
-    /// Set the summary to this message, if the row holds an older one.
-    Summarize,
-    /// The row already summarises a newer message: only check that it exists.
-    CheckExists,
+struct ConversationWrite {
+    /// Move the summary to this message (the item shows an older one), or
+    /// leave it (it already shows a newer one).
+    summarize: bool,
+    /// The recipient had nothing unread in this conversation: their totals
+    /// count one more conversation with unread messages. Checked by the
+    /// write's condition (`unread = 0` or `unread > 0`), so that a read that
+    /// lands in between cannot make the totals disagree with the items.
+    first_unread: bool,
 }
 
-/// What a message's transaction does to the recipient's group row: one more
-/// unread message either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OtherRow {
-    Summarize,
-    /// The row already summarises a newer message: only count this one.
-    Count,
+impl ConversationWrite {
+    /// The write a message needs, from the conversation as last seen.
+    fn plan(conversation: &ConversationItem, message: &Message, recipient: Side) -> Self {
+        ConversationWrite {
+            summarize: conversation.activity < message.key(),
+            first_unread: conversation.unread(recipient) == 0,
+        }
+    }
 }
 
 impl Store {
@@ -181,64 +181,95 @@ impl Store {
         at: Timestamp,
         claim: Option<&KeyClaim>,
     ) -> Result<Sent> {
-        let Some(membership) = self.message_group(sender.uuid, group).await? else {
-            return Err(self.absent_group_error(group).await?);
-        };
-        let sent = self.append(sender, group, membership.other.uuid, text, at, claim).await?;
-        if !sent.replayed {
-            self.read_by_sender(sender.uuid, group, Some(membership.unread)).await;
-        }
-        Ok(sent)
+        let conversation = self.member_conversation(sender.uuid, group).await?;
+        self.append_and_read(sender, conversation, text, at, claim).await
     }
 
-    /// Stores a message in `group` between `sender` and `other`, in one
-    /// transaction with everything it changes:
-    /// - the message is a new item (never replaces another);
-    /// - the sender's group row must exist (membership, checked by DynamoDB);
-    /// - the recipient's row counts one more unread message, and their totals
-    ///   too;
-    /// - each summary moves forward only: a row that already shows a newer
-    ///   message keeps it, and the message is still stored.
-    ///
-    /// `NotMember` when the sender's row does not exist; nothing is written then.
+    /// Straight to a message's transaction, without the membership read: as
+    /// if `sender` and `other` were the members of `group` (the database's
+    /// condition decides). `NotMember` when `sender` is not one; nothing is
+    /// written then.
     pub async fn append_message(
         &self,
         sender: &UserSummary,
         group: GroupUuid,
-        other: UserUuid,
+        other: &UserSummary,
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
-        Ok(self.append(sender, group, other, text, at, None).await?.message)
+        let assumed = ConversationItem::new(
+            (sender, 0),
+            (other, 0),
+            text.clone(),
+            crate::domain::MessageKey { at, uuid: MessageUuid::random() },
+            group,
+        );
+        Ok(self.append(sender, assumed, text, at, None).await?.message)
     }
 
-    /// [`Store::append_message`], with a send's Idempotency-Key.
-    async fn append(
+    /// [`Store::append`], then the sender's side marked read (from the count
+    /// the conversation showed them).
+    async fn append_and_read(
         &self,
         sender: &UserSummary,
-        group: GroupUuid,
-        other: UserUuid,
+        conversation: ConversationItem,
         text: MessageText,
         at: Timestamp,
         claim: Option<&KeyClaim>,
     ) -> Result<Sent> {
+        let Some(side) = conversation.side_of(sender.uuid) else { return Err(Error::NotMember) };
+        let (group, seen) = (conversation.message_group_uuid, conversation.unread(side));
+        let sent = self.append(sender, conversation, text, at, claim).await?;
+        if !sent.replayed && seen > 0 {
+            self.read_by_sender(sender.uuid, group, side, seen).await;
+        }
+        Ok(sent)
+    }
+
+    /// Stores a message from `sender` in `conversation` (as last read), in
+    /// one transaction with everything it changes:
+    /// - the message is a new item (never replaces another);
+    /// - the conversation must list the sender (membership, checked by
+    ///   DynamoDB);
+    /// - the recipient's count in it goes up by one, and their totals (one
+    ///   shard of them) too;
+    /// - the summary moves forward only: a conversation that already shows a
+    ///   newer message keeps it, and the message is still stored.
+    ///
+    /// `NotMember` when the sender is not a member; nothing is written then.
+    async fn append(
+        &self,
+        sender: &UserSummary,
+        mut conversation: ConversationItem,
+        text: MessageText,
+        at: Timestamp,
+        claim: Option<&KeyClaim>,
+    ) -> Result<Sent> {
+        let group = conversation.message_group_uuid;
+        let Some(sender_side) = conversation.side_of(sender.uuid) else { return Err(Error::NotMember) };
+        let recipient_side = sender_side.other();
+        let recipient = conversation.member(recipient_side).uuid;
         let message = Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text, created_at: at };
         let put_message = self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?;
         let put_key = claim.map(|c| c.put(self, &message)).transpose()?;
-        let other_totals = self.unread_totals(other, group, 1)?;
-        let mut sender_row = SenderRow::Summarize;
-        let mut other_row = OtherRow::Summarize;
 
-        // Each round re-plans after a concurrent newer message changed what
-        // a row needs; conflicts are retried inside the runner.
+        // Each round re-plans from the conversation as the failed condition
+        // returned it (a newer message, a read); conflicts are retried inside
+        // the runner.
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
+            let write = ConversationWrite::plan(&conversation, &message, recipient_side);
             let mut items = vec![(MessageTxItem::Message, put_message.clone())];
             if let Some(put) = &put_key {
                 items.push((MessageTxItem::IdempotencyKey, put.clone()));
             }
-            items.push((MessageTxItem::SenderRow, self.sender_row(sender.uuid, &message, sender_row)?));
-            items.push((MessageTxItem::OtherRow, self.other_row(other, &message, other_row)?));
-            items.push((MessageTxItem::OtherTotals, other_totals.clone()));
+            items.push((
+                MessageTxItem::Conversation,
+                self.conversation_update(&message, sender_side, recipient_side, write)?,
+            ));
+            items.push((
+                MessageTxItem::OtherTotals,
+                self.unread_totals(recipient, group, 1, i64::from(write.first_unread))?,
+            ));
             let outcome = self.run_transaction(&items).await?;
             // The message's key holds a fresh uuid: if it exists, this very
             // transaction was applied by an earlier attempt.
@@ -248,24 +279,14 @@ impl Store {
             if let (Some(claim), Some(old)) = (claim, outcome.failed(MessageTxItem::IdempotencyKey)) {
                 return claim.replay(self, old.as_ref(), &message.text).await;
             }
-            if let Some(old) = outcome.failed(MessageTxItem::SenderRow) {
-                let Some(row) = self.row_as_it_was(old, keys::group_row(sender.uuid, group)).await? else {
-                    return Err(Error::NotMember);
+            if let Some(old) = outcome.failed(MessageTxItem::Conversation) {
+                conversation = match self.conversation_as_it_was(old, group).await? {
+                    Some(c) if c.side_of(sender.uuid) == Some(sender_side) => c,
+                    _ => return Err(Error::NotMember),
                 };
-                if row.last_activity >= message.key() {
-                    sender_row = SenderRow::CheckExists;
-                }
-            }
-            if let Some(old) = outcome.failed(MessageTxItem::OtherRow) {
-                let Some(row) = self.row_as_it_was(old, keys::group_row(other, group)).await? else {
-                    return Err(Error::internal("a member's group row is missing"));
-                };
-                if row.last_activity >= message.key() {
-                    other_row = OtherRow::Count;
-                }
             }
         }
-        Err(Error::unavailable("newer messages kept changing the message group's rows"))
+        Err(Error::unavailable("newer messages kept changing the message group"))
     }
 
     /// Starts a message group with the user who has `recipient` as handle, or
@@ -317,30 +338,18 @@ impl Store {
         let message =
             Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text: text.clone(), created_at: at };
         let pair_key = keys::pair(sender.uuid, other.uuid);
-        // Optimistic: create the pair, both rows and the message at once (one
-        // round trip for a new message group). If the pair exists, the
-        // message group does too, and the message goes there instead.
+        let conversation = ConversationItem::new((sender, 0), (&other, 1), message.text.clone(), message.key(), group);
+        // Optimistic: create the pair, the conversation and the message at
+        // once (one round trip for a new message group). If the pair exists,
+        // the message group does too, and the message goes there instead.
         let mut items = vec![
             (NewGroupItem::Pair, self.put_new(to_item(pair_key.clone(), &PairItem { message_group_uuid: group })?)?),
-            (
-                NewGroupItem::SenderRow,
-                self.put_new(to_item(
-                    keys::group_row(sender.uuid, group),
-                    &GroupRowItem::new(sender.uuid, &other, &message, 0),
-                )?)?,
-            ),
-            (
-                NewGroupItem::OtherRow,
-                self.put_new(to_item(
-                    keys::group_row(other.uuid, group),
-                    &GroupRowItem::new(other.uuid, sender, &message, 1),
-                )?)?,
-            ),
+            (NewGroupItem::Conversation, self.put_new(to_item(keys::conversation(group), &conversation)?)?),
             (
                 NewGroupItem::Message,
                 self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
             ),
-            (NewGroupItem::OtherTotals, self.unread_totals(other.uuid, group, 1)?),
+            (NewGroupItem::OtherTotals, self.unread_totals(other.uuid, group, 1, 1)?),
         ];
         if let Some(claim) = claim {
             items.push((NewGroupItem::IdempotencyKey, claim.put(self, &message)?));
@@ -354,72 +363,48 @@ impl Store {
             return claim.replay(self, old.as_ref(), &message.text).await;
         }
         let Some(old) = outcome.failed(NewGroupItem::Pair) else {
-            return Err(Error::internal("a new message group's rows existed without its pair"));
+            return Err(Error::internal("a new message group's conversation existed without its pair"));
         };
         let pair = self
             .as_it_was(old.as_ref(), pair_key)
             .await?
             .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?;
         let existing = from_item::<PairItem>(pair)?.message_group_uuid;
-        let sent = self.append(sender, existing, other.uuid, text, at, claim).await?;
-        if !sent.replayed {
-            self.read_by_sender(sender.uuid, existing, None).await;
-        }
-        Ok(sent)
+        let conversation = self.member_conversation(sender.uuid, existing).await?;
+        self.append_and_read(sender, conversation, text, at, claim).await
     }
 
-    /// The sender's row in a message's transaction: it exists; the summary
-    /// moves to `message` unless the row shows a newer one.
-    fn sender_row(&self, sender: UserUuid, message: &Message, write: SenderRow) -> Result<TransactWriteItem> {
-        let key = Some(keys::group_row(sender, message.group).into_map());
-        match write {
-            SenderRow::Summarize => {
-                let update = summary_values(Update::builder(), message)
-                    .table_name(self.table())
-                    .set_key(key)
-                    .update_expression("SET last_message = :text, last_message_at = :at, last_activity = :activity")
-                    .condition_expression("attribute_exists(pk) AND last_activity < :activity")
-                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                    .build()
-                    .map_err(build_err)?;
-                Ok(TransactWriteItem::builder().update(update).build())
-            }
-            SenderRow::CheckExists => {
-                let check = ConditionCheck::builder()
-                    .table_name(self.table())
-                    .set_key(key)
-                    .condition_expression("attribute_exists(pk)")
-                    .build()
-                    .map_err(build_err)?;
-                Ok(TransactWriteItem::builder().condition_check(check).build())
-            }
-        }
-    }
-
-    /// The recipient's row in a message's transaction: one more unread
-    /// message; the summary moves to `message` unless it shows a newer one.
-    fn other_row(&self, other: UserUuid, message: &Message, write: OtherRow) -> Result<TransactWriteItem> {
-        let update = Update::builder()
+    /// The conversation's update in a message's transaction: the sender is a
+    /// member; the recipient counts one more unread message; the summary
+    /// moves to `message` unless it shows a newer one.
+    fn conversation_update(
+        &self,
+        message: &Message,
+        sender: Side,
+        recipient: Side,
+        write: ConversationWrite,
+    ) -> Result<TransactWriteItem> {
+        let unread = recipient.unread_attribute();
+        let was = if write.first_unread { "=" } else { ">" };
+        let mut condition = format!("{} = :sender AND {unread} {was} :zero", sender.uuid_attribute());
+        let mut update = Update::builder()
             .table_name(self.table())
-            .set_key(Some(keys::group_row(other, message.group).into_map()))
+            .set_key(Some(keys::conversation(message.group).into_map()))
+            .expression_attribute_values(":sender", AttributeValue::S(message.sender.uuid.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let update = match write {
-            OtherRow::Summarize => summary_values(update, message)
-                .update_expression(
-                    "SET last_message = :text, last_message_at = :at, last_activity = :activity ADD unread :one",
-                )
-                .condition_expression("attribute_exists(pk) AND last_activity < :activity"),
-            OtherRow::Count => update.update_expression("ADD unread :one").condition_expression("attribute_exists(pk)"),
+        let expression = if write.summarize {
+            condition.push_str(" AND activity < :activity");
+            update = update
+                .expression_attribute_values(":text", AttributeValue::S(message.text.to_string()))
+                .expression_attribute_values(":at", AttributeValue::S(message.created_at.to_string()))
+                .expression_attribute_values(":activity", AttributeValue::S(message.key().to_string()));
+            format!("SET last_message = :text, last_message_at = :at, activity = :activity ADD {unread} :one")
+        } else {
+            format!("ADD {unread} :one")
         };
-        Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
+        let update = update.update_expression(expression).condition_expression(condition).build().map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
-}
-
-/// The values of a summary moved to `message`.
-fn summary_values(update: UpdateBuilder, message: &Message) -> UpdateBuilder {
-    update
-        .expression_attribute_values(":text", AttributeValue::S(message.text.to_string()))
-        .expression_attribute_values(":at", AttributeValue::S(message.created_at.to_string()))
-        .expression_attribute_values(":activity", AttributeValue::S(message.key().to_string()))
 }

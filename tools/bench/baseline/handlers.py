@@ -9,8 +9,11 @@ by a DynamoDB-stream function, not counted here); no membership check.
 
 Adapted, and said so: the original resolved the caller's `sub` (and a handle)
 through PostgreSQL; here that one round trip is a GetItem on the same table's
-COGNITO#/HANDLE# items. Group rows are read through the table's activity
-index, whose sort key starts with the year as the original's did.
+COGNITO#/HANDLE# items. The group rows the original's stream function kept
+do not exist in this table: its list reads this table's list indexes instead
+(both of them, each of the user's SHARDS partitions, one Query after the
+other, with the original's year filter on the activity key, merged and cut at
+20), and maps a conversation item to the caller's view.
 """
 
 import datetime
@@ -43,28 +46,38 @@ def _caller(event):
     }
 
 
+# shared/src/store/keys.rs: SHARDS.
+SHARDS = 3
+
+
 def list_message_groups(event, context):
     user = _caller(event)
     if user is None:
         return _json(404, ["user_not_found"])
     year = str(datetime.datetime.now(datetime.timezone.utc).year)
-    response = client.query(
-        TableName=TABLE,
-        IndexName="last-activity-index",
-        KeyConditionExpression="pk = :pk AND begins_with(last_activity, :year)",
-        ExpressionAttributeValues={":pk": {"S": f"GRP#{user['uuid']}"}, ":year": {"S": year}},
-        ScanIndexForward=False,
-        Limit=20,
-    )
+    items = []
+    for side in ("a", "b"):
+        for shard in range(SHARDS):
+            response = client.query(
+                TableName=TABLE,
+                IndexName=f"list-{side}-index",
+                KeyConditionExpression=f"list_{side} = :pk AND begins_with(activity, :year)",
+                ExpressionAttributeValues={":pk": {"S": f"LIST#{user['uuid']}#{shard}"}, ":year": {"S": year}},
+                ScanIndexForward=False,
+                Limit=20,
+            )
+            items += [(side, item) for item in response["Items"]]
+    items.sort(key=lambda pair: pair[1]["activity"]["S"], reverse=True)
+    other = {"a": "b", "b": "a"}
     results = [
         {
             "uuid": item["message_group_uuid"]["S"],
-            "display_name": item["other_user_display_name"]["S"],
-            "handle": item["other_user_handle"]["S"],
+            "display_name": item[f"member_{other[side]}_display_name"]["S"],
+            "handle": item[f"member_{other[side]}_handle"]["S"],
             "message": item["last_message"]["S"],
             "created_at": item["last_message_at"]["S"],
         }
-        for item in response["Items"]
+        for side, item in items[:20]
     ]
     return _json(200, results)
 

@@ -188,8 +188,8 @@ fn scale(reply: &[Access], keyed: &[Access], started: &[Access], posts: usize, r
         c.wru + c.index_wru
     };
     let by = model::wcu_by_partition(reply, roles);
-    let (one_recipient, recipient_limit) = model::partition_bound(&by, |pk| pk.contains("<recipient>"));
-    let (one_conversation, conversation_limit) = model::partition_bound(&by, |_| true);
+    let (one_recipient, recipient_limit) = model::partition_bound(&by, |pk| pk.contains("<recipient>"), true);
+    let (one_conversation, conversation_limit) = model::partition_bound(&by, |_| true, false);
     let reply_wru = per_message(reply);
     // Requests to API Gateway per message: the POST, and one post per
     // open connection of the two members (one each here).
@@ -291,7 +291,7 @@ pub fn markdown(capacity: &Value) -> String {
         ));
     }
     let scale = &capacity["scale"];
-    out.push_str("\nA reply's write units by partition key (a local index's entries count in their item's partition):\n\n| partition key | WCU per message | messages/s before 1,000 WCU/s |\n| --- | ---: | ---: |\n");
+    out.push_str("\nA reply's write units by partition key (a global index's as `index:partition`; a `#<shard>` partition takes 1/SHARDS of one recipient's messages from many conversations, all of one conversation's):\n\n| partition key | WCU per message | messages/s of one conversation before 1,000 WCU/s |\n| --- | ---: | ---: |\n");
     for (pk, wcu) in scale["reply_by_partition"].as_object().into_iter().flatten() {
         let wcu = wcu.as_f64().unwrap_or(0.0);
         out.push_str(&format!("| `{pk}` | {wcu} | {:.0} |\n", model::PARTITION_WCU_PER_SECOND / wcu));

@@ -7,29 +7,31 @@
 //! each item it names just before and just after forwarding it (straight
 //! from the engine, not counted), so an access carries the item's key, its
 //! size before and after (DynamoDB's item-size rules: attribute names plus
-//! values), and its local-index sort key before and after. For a read it
-//! keeps what came back and whether it was strongly consistent.
+//! values), and its entry in each global index before and after (the
+//! entry's partition and sort key). For a read it keeps what came back and
+//! whether it was strongly consistent.
 //!
 //! Pricing (the DynamoDB developer guide: "Read/write capacity mode",
-//! "Item sizes and formats", "Local secondary indexes", "Amazon DynamoDB
-//! Transactions: How it works"):
+//! "Item sizes and formats", "Global secondary indexes: writes", "Amazon
+//! DynamoDB Transactions: How it works"):
 //! - a standard write: 1 WRU per KB (rounded up) of the larger of the item
 //!   before and after; a delete, of the item before;
 //! - an item in a TransactWriteItems: 2 WRU per KB, ConditionCheck included
 //!   (priced as a write of the item it checks: conservative);
-//! - a local-index entry: 1 write when created or removed, 2 when its sort
-//!   key changes (delete + put), 1 when the item changes under an unchanged
-//!   key (projection ALL); each per KB of the entry (the item plus 100 bytes);
+//! - an index entry: 1 write when created or removed, 2 when its key
+//!   changes (delete + put), 1 when the item changes under an unchanged key
+//!   (projection ALL); each per KB of the entry (the item plus 100 bytes);
 //!   priced as standard writes (the guide does not say index writes of a
 //!   transaction are doubled; `index_wru` is shown apart so either reading
-//!   can be made);
+//!   can be made). A global index's writes land on the index's partition
+//!   (the entry's partition key), not the item's;
 //! - a read: 1 RRU per 4 KB (rounded up, a Query's items summed) when
 //!   strongly consistent, half when eventually; a GetItem that finds nothing
 //!   still costs the minimum.
 //!
 //! Limits (`../shared/scale.md`, with their pages): 1,000 WCU/s per
-//! partition; a table with a local index keeps each item collection (one
-//! `pk`) on one partition; an item is at most 400 KB.
+//! partition, of the table and of each global index; an item is at most
+//! 400 KB.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -43,9 +45,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-/// The local index's sort key (`store::schema::ACTIVITY_INDEX`).
-const INDEX_SORT_KEY: &str = cruddur_core::store::ACTIVITY_INDEX.sort_key;
-/// DynamoDB's overhead per local-index entry.
+/// DynamoDB's overhead per index entry.
 const INDEX_ENTRY_OVERHEAD: u64 = 100;
 /// Write units a partition serves per second.
 pub const PARTITION_WCU_PER_SECOND: f64 = 1000.0;
@@ -63,12 +63,45 @@ pub struct Access {
     /// Bytes before and after (0: absent). For a read, the bytes returned.
     pub before: u64,
     pub after: u64,
-    /// The local index's sort key before and after (writes only).
-    pub index_before: Option<String>,
-    pub index_after: Option<String>,
+    /// The item's entry in each global index (writes only).
+    pub entries: Vec<IndexEntry>,
     /// Whether the item is different afterwards (a cancelled transaction,
     /// a failed condition or a ConditionCheck leave it as it was).
     pub changed: bool,
+}
+
+/// An item's entry in one index, before and after a write: (partition key,
+/// sort key) when the item carries both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub index: &'static str,
+    pub before: Option<(String, String)>,
+    pub after: Option<(String, String)>,
+}
+
+impl IndexEntry {
+    fn of(index: cruddur_core::store::GlobalIndex, before: &Value, after: &Value) -> IndexEntry {
+        let key = |item: &Value| {
+            let (p, k) = (item.get(index.partition_key)?, item.get(index.sort_key)?);
+            Some((s(p), s(k)))
+        };
+        IndexEntry { index: index.name, before: key(before), after: key(after) }
+    }
+
+    /// The index writes of this entry by the rules above, and the index
+    /// partition they land on.
+    fn writes(&self, a: &Access) -> Vec<(String, f64)> {
+        let entry = |bytes: u64| kb(bytes + INDEX_ENTRY_OVERHEAD);
+        let at = |k: &Option<(String, String)>| format!("{}:{}", self.index, k.as_ref().map_or("", |k| k.0.as_str()));
+        match (&self.before, &self.after) {
+            (None, None) => vec![],
+            _ if !a.changed => vec![],
+            (None, Some(_)) => vec![(at(&self.after), entry(a.after))],
+            (Some(_), None) => vec![(at(&self.before), entry(a.before))],
+            (Some(x), Some(y)) if x == y => vec![(at(&self.after), entry(a.before.max(a.after)))],
+            (Some(_), Some(_)) => vec![(at(&self.before), entry(a.before)), (at(&self.after), entry(a.after))],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,15 +144,7 @@ pub fn price(a: &Access) -> Cost {
         Kind::EventualRead => cost.rru = 0.5 * a.after.div_ceil(4096).max(1) as f64,
     }
     if matches!(a.kind, Kind::Write | Kind::TransactionalWrite) {
-        let entry = |bytes: u64| kb(bytes + INDEX_ENTRY_OVERHEAD);
-        cost.index_wru = match (&a.index_before, &a.index_after) {
-            (None, None) => 0.0,
-            (None, Some(_)) => entry(a.after),
-            (Some(_), None) => entry(a.before),
-            (Some(_), Some(_)) if !a.changed => 0.0,
-            (Some(x), Some(y)) if x == y => entry(larger),
-            (Some(_), Some(_)) => entry(a.before) + entry(a.after),
-        };
+        cost.index_wru = a.entries.iter().flat_map(|e| e.writes(a)).map(|(_, w)| w).sum();
     }
     cost
 }
@@ -275,8 +300,11 @@ async fn record(
                 sk: s(&key["sk"]),
                 before: item_size(&before),
                 after: if *kind == Kind::ConditionCheck { item_size(&before) } else { item_size(&after) },
-                index_before: before.get(INDEX_SORT_KEY).map(s),
-                index_after: after.get(INDEX_SORT_KEY).map(s),
+                entries: cruddur_core::store::MESSAGES_TABLE
+                    .global_indexes
+                    .iter()
+                    .map(|i| IndexEntry::of(*i, &before, &after))
+                    .collect(),
                 changed: before != after,
             });
         }
@@ -290,8 +318,7 @@ async fn record(
             sk,
             before: 0,
             after: bytes,
-            index_before: None,
-            index_after: None,
+            entries: Vec::new(),
             changed: false,
         };
         match operation.as_str() {
@@ -325,35 +352,57 @@ async fn record(
     Ok(Response::from_parts(answer_parts, Full::new(answer_bytes)))
 }
 
-/// `pk` with the uuids of `roles` replaced by their names.
+/// `pk` with the uuids of `roles` replaced by their names, and a shard
+/// suffix (`UNREAD#<user>#2`, `LIST#<user>#0`) by `<shard>`.
 pub fn label(pk: &str, roles: &[(String, &str)]) -> String {
     let mut out = pk.to_owned();
     for (uuid, name) in roles {
         out = out.replace(uuid.as_str(), &format!("<{name}>"));
     }
+    if let Some((head, shard)) = out.rsplit_once('#') {
+        if (out.contains("UNREAD#") || out.contains("LIST#")) && shard.parse::<u8>().is_ok() {
+            out = format!("{head}#<shard>");
+        }
+    }
     out
 }
 
+/// Whether a labelled partition key is one shard of [`cruddur_core::store::SHARDS`].
+pub fn is_sharded(label: &str) -> bool {
+    label.ends_with("#<shard>")
+}
+
 /// The write units per message that land on each partition key, for the
-/// accesses of one message: table and index writes together (a local
-/// index's entries live in their item's partition).
+/// accesses of one message: the table's writes on the item's partition, a
+/// global index's on the index's partition (`index:partition key`).
 pub fn wcu_by_partition(accesses: &[Access], roles: &[(String, &str)]) -> BTreeMap<String, f64> {
     let mut by = BTreeMap::new();
     for a in accesses {
         let c = price(a);
-        if c.wru + c.index_wru > 0.0 {
-            *by.entry(label(&a.pk, roles)).or_insert(0.0) += c.wru + c.index_wru;
+        if c.wru > 0.0 {
+            *by.entry(label(&a.pk, roles)).or_insert(0.0) += c.wru;
+        }
+        if matches!(a.kind, Kind::Write | Kind::TransactionalWrite) {
+            for (partition, wru) in a.entries.iter().flat_map(|e| e.writes(a)) {
+                *by.entry(label(&partition, roles)).or_insert(0.0) += wru;
+            }
         }
     }
     by
 }
 
 /// The sustained messages per second before the first partition reaches
-/// its write limit, and which partition that is.
-pub fn partition_bound(by: &BTreeMap<String, f64>, only: impl Fn(&str) -> bool) -> (f64, String) {
+/// its write limit, and which partition that is. With `spread`, a sharded
+/// partition takes 1/SHARDS of the messages (one recipient, many
+/// conversations); without, all of them (one conversation: one shard).
+pub fn partition_bound(by: &BTreeMap<String, f64>, only: impl Fn(&str) -> bool, spread: bool) -> (f64, String) {
+    let shards = f64::from(cruddur_core::store::SHARDS);
     by.iter()
         .filter(|(pk, _)| only(pk))
-        .map(|(pk, wcu)| (PARTITION_WCU_PER_SECOND / wcu, pk.clone()))
+        .map(|(pk, wcu)| {
+            let per_message = if spread && is_sharded(pk) { wcu / shards } else { *wcu };
+            (PARTITION_WCU_PER_SECOND / per_message, pk.clone())
+        })
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .unwrap_or((f64::INFINITY, String::new()))
 }
@@ -372,7 +421,7 @@ pub fn rows(accesses: &[Access], roles: &[(String, &str)]) -> Value {
                     "sk": label(&a.sk, roles),
                     "bytes_before": a.before,
                     "bytes_after": a.after,
-                    "index_moves": a.index_before.is_some() && a.index_after.is_some() && a.index_before != a.index_after,
+                    "index_moves": a.entries.iter().filter(|e| e.before.is_some() && e.after.is_some() && e.before != e.after).count(),
                     "wru": c.wru, "index_wru": c.index_wru, "rru": c.rru,
                 })
             })
@@ -385,6 +434,7 @@ mod tests {
     use super::*;
 
     fn write(kind: Kind, before: u64, after: u64, ib: Option<&str>, ia: Option<&str>) -> Access {
+        let key = |k: Option<&str>| k.map(|k| ("LIST#u#0".to_owned(), k.to_owned()));
         Access {
             operation: "X".into(),
             kind,
@@ -392,8 +442,7 @@ mod tests {
             sk: "S".into(),
             before,
             after,
-            index_before: ib.map(str::to_owned),
-            index_after: ia.map(str::to_owned),
+            entries: vec![IndexEntry { index: "i", before: key(ib), after: key(ia) }],
             changed: true,
         }
     }
@@ -424,6 +473,19 @@ mod tests {
         assert_eq!(price(&write(Kind::Write, 400, 400, None, None)).index_wru, 0.0);
         let untouched = Access { changed: false, ..write(Kind::TransactionalWrite, 400, 400, Some("a"), Some("a")) };
         assert_eq!(price(&untouched).index_wru, 0.0, "a cancelled write moves no entry");
+    }
+
+    #[test]
+    fn index_writes_land_on_the_index_partition_and_shards_share_the_load() {
+        let moved = write(Kind::TransactionalWrite, 400, 400, Some("a"), Some("b"));
+        let roles = [("u".to_owned(), "recipient")];
+        let by = wcu_by_partition(&[moved], &roles);
+        assert_eq!(by.get("P"), Some(&2.0));
+        assert_eq!(by.get("i:LIST#<recipient>#<shard>"), Some(&2.0));
+        let (one_user, _) = partition_bound(&by, |pk| pk.contains("<recipient>"), true);
+        assert_eq!(one_user, 1000.0 / (2.0 / f64::from(cruddur_core::store::SHARDS)));
+        let (one_conversation, _) = partition_bound(&by, |_| true, false);
+        assert_eq!(one_conversation, 500.0);
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
                 })
             })
             .collect();
-        store.import_group_rows(&rows).await.ok()?;
+        store.import_conversations(&a, &rows).await.ok()?;
         let load_secs = load.elapsed().as_secs_f64();
         let group = first.group;
         let messages =

@@ -67,6 +67,15 @@ enum Command {
         #[arg(long)]
         sample_events: bool,
     },
+    /// Move a table of the shape before issue 26 (group rows under GRP#, one UNREAD item with a
+    /// set, a local index) to today's (one CONV# item a message group, sharded totals, two list
+    /// indexes). In place, or from --from TABLE into this one. Idempotent and resumable; run it
+    /// while no message is being sent (docs/operations.md).
+    Migrate {
+        /// The table of the old shape (default: this one, in place).
+        #[arg(long)]
+        from: Option<String>,
+    },
     /// Print every item of the table (a Scan).
     Scan {
         /// One JSON array instead of a table.
@@ -141,6 +150,7 @@ fn writes(command: &Command) -> bool {
         command,
         Command::SchemaLoad
             | Command::Drop { .. }
+            | Command::Migrate { .. }
             | Command::Seed { .. }
             | Command::DevSetup { .. }
             | Command::Cognito(cognito::CognitoCommand::SyncUsers { .. })
@@ -327,9 +337,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(None) => {
                 MESSAGES_TABLE.create(store.client(), &table).await.map_err(|e| target.failure(e))?;
                 println!(
-                    "created table {table} on {}: keys pk/sk, local index {}, on-demand billing",
+                    "created table {table} on {}: keys pk/sk, global indexes {} and {}, on-demand billing",
                     target.describe(),
-                    store::ACTIVITY_INDEX.name
+                    store::LIST_A_INDEX.name,
+                    store::LIST_B_INDEX.name
                 );
                 Ok(())
             }
@@ -338,6 +349,30 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::ListTables => {
             let names = store::list_tables(store.client()).await.map_err(|e| target.failure(e))?;
             print_table(&["table"], names.into_iter().map(|n| vec![n]).collect());
+            Ok(())
+        }
+        Command::Migrate { from } => {
+            let source = Store::new(store.client().clone(), from.unwrap_or_else(|| table.clone()));
+            let how = if source.table() == table { "in place".to_owned() } else { format!("from {}", source.table()) };
+            println!("migrating table {table} on {} ({how})", target.describe());
+            let report = store.migrate_from(&source).await.map_err(|e| target.failure(e))?;
+            for index in &report.indexes_added {
+                println!("added index {index}");
+            }
+            println!(
+                "conversations: {} written, {} already there; other items copied: {} ({} already there); \
+                 unread totals written: {}; old items removed: {}",
+                report.conversations_created,
+                report.conversations_present,
+                report.items_copied,
+                report.items_present,
+                report.totals_written,
+                report.legacy_removed
+            );
+            for group in &report.incomplete_groups {
+                println!("left as it was: message group {group} has no pair of rows naming each other");
+            }
+            println!("{}", if report.changed_anything() { "migrated" } else { "nothing to change" });
             Ok(())
         }
         Command::Drop { table: named } => {

@@ -111,6 +111,45 @@ pub async fn item_count(store: &Store) -> usize {
     }
 }
 
+/// Every item of the table by key (`pk` + " " + `sk`): its size by
+/// DynamoDB's rules ("Item sizes and formats": each attribute's name plus
+/// its value; numbers about a byte per two digits), and its content (to
+/// compare). A Scan: tests only.
+pub async fn item_sizes(store: &Store) -> std::collections::BTreeMap<String, (u64, String)> {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    fn size(v: &V) -> u64 {
+        let number = |n: &str| {
+            (n.trim_start_matches('-').replace('.', "").trim_matches('0').len().max(1) as u64).div_ceil(2) + 1
+        };
+        match v {
+            V::S(s) => s.len() as u64,
+            V::N(n) => number(n),
+            V::B(b) => b.as_ref().len() as u64,
+            V::Ss(set) => set.iter().map(|s| s.len() as u64).sum(),
+            V::Ns(set) => set.iter().map(|n| number(n)).sum(),
+            V::L(list) => 3 + list.iter().map(|e| 1 + size(e)).sum::<u64>(),
+            V::M(map) => 3 + map.iter().map(|(k, e)| 1 + k.len() as u64 + size(e)).sum::<u64>(),
+            _ => 1,
+        }
+    }
+    let mut sizes = std::collections::BTreeMap::new();
+    let mut start = None;
+    loop {
+        let out =
+            store.client().scan().table_name(store.table()).set_exclusive_start_key(start).send().await.expect("scan");
+        for item in out.items.unwrap_or_default() {
+            let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let bytes = item.iter().map(|(name, v)| name.len() as u64 + size(v)).sum();
+            let content = format!("{:?}", item.iter().collect::<std::collections::BTreeMap<_, _>>());
+            sizes.insert(format!("{} {}", key("pk"), key("sk")), (bytes, content));
+        }
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return sizes,
+        }
+    }
+}
+
 /// The people and the message group that the sample events in `events/` name
 /// (the seed data, with the events' Cognito subs).
 pub mod sample {
