@@ -257,7 +257,8 @@ async fn growth(direct: &Store, recorder: &Recorder, config: &cruddur_core::Conf
     let last = MEASURED_UNREAD.len() - 1;
     let (n0, n1) = (MEASURED_UNREAD[last - 1] as f64, MEASURED_UNREAD[last] as f64);
     let slope = (at(last, "largest_item_bytes") - at(last - 1, "largest_item_bytes")) / (n1 - n0);
-    let limit = if slope > 0.0 {
+    // Flat (a byte or two between the points is a number's digits): no limit.
+    let limit = if slope > 0.01 {
         Some(((model::MAX_ITEM_BYTES as f64 - at(last, "largest_item_bytes")) / slope + n1).floor())
     } else {
         None
@@ -325,10 +326,12 @@ pub fn markdown(capacity: &Value) -> String {
             p["largest_item_bytes"]
         ));
     }
-    out.push_str(&format!(
-        "\n{:.1} bytes per unread conversation (between the last two points); the largest item reaches 400 KB at {} unread conversations.\n",
-        growth["bytes_per_unread_conversation"].as_f64().unwrap_or(0.0),
-        growth["unread_conversations_at_the_item_size_limit"],
-    ));
+    let slope = growth["bytes_per_unread_conversation"].as_f64().unwrap_or(0.0);
+    out.push_str(&match growth["unread_conversations_at_the_item_size_limit"].as_f64() {
+        Some(n) => format!(
+            "\n{slope:.1} bytes per unread conversation (between the last two points); the largest item reaches 400 KB at {n} unread conversations.\n"
+        ),
+        None => format!("\n{slope:.3} bytes per unread conversation (between the last two points): flat, no item grows with them.\n"),
+    });
     out
 }

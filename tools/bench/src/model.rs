@@ -337,9 +337,22 @@ async fn record(
                 accesses.push(read(pk, format!("{} items {what}", returned.len()), bytes));
             }
             "BatchGetItem" => {
-                for items in answer_json["Responses"].as_object().into_iter().flat_map(|m| m.values()) {
-                    for item in items.as_array().into_iter().flatten() {
-                        accesses.push(read(s(&item["pk"]), s(&item["sk"]), item_size(item)));
+                // Every key asked for is a read (one that finds nothing
+                // still costs the minimum), consistent as its table's
+                // request says.
+                let found: Vec<&Value> = answer_json["Responses"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .flat_map(|items| items.as_array().into_iter().flatten())
+                    .collect();
+                for wanted in request_json["RequestItems"].as_object().into_iter().flat_map(|m| m.values()) {
+                    let consistent = wanted["ConsistentRead"].as_bool().unwrap_or(false);
+                    for key in wanted["Keys"].as_array().into_iter().flatten() {
+                        let (pk, sk) = (s(&key["pk"]), s(&key["sk"]));
+                        let item = found.iter().find(|i| s(&i["pk"]) == pk && s(&i["sk"]) == sk);
+                        let kind = if consistent { Kind::StrongRead } else { Kind::EventualRead };
+                        accesses.push(Access { kind, ..read(pk, sk, item.map_or(0, |i| item_size(i))) });
                     }
                 }
             }
