@@ -134,8 +134,8 @@ pub(crate) struct ConversationItem {
 }
 
 impl ConversationItem {
-    /// A new conversation between `x` and `y` whose latest message is
-    /// `last`, with `unread` for each of them.
+    /// A new conversation of `group` between `x` and `y` (each with their
+    /// unread count) whose latest message is `last_message` at `activity`.
     pub fn new(
         x: (&UserSummary, u32),
         y: (&UserSummary, u32),

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use super::items::{from_item, to_item, ConversationItem, Item, LegacyGroupRowItem, UnreadItem};
 use super::keys::{self, legacy};
 use super::profiles::build_err;
-use super::{all_pages, sdk_error, Store, MESSAGES_TABLE};
+use super::{sdk_error, Store, MESSAGES_TABLE};
 use crate::domain::{GroupUuid, UserUuid};
 use crate::error::Result;
 
@@ -121,23 +121,6 @@ impl Store {
             self.batch_delete(removable).await?;
         }
         Ok(report)
-    }
-
-    /// Every item of the table, raw (operators only: a Scan).
-    async fn scan_items(&self) -> Result<Vec<Item>> {
-        all_pages(|start| async move {
-            let out = self
-                .client
-                .scan()
-                .table_name(self.table())
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
-        })
-        .await
     }
 
     async fn put_if_absent(&self, item: Item) -> Result<bool> {

@@ -82,12 +82,19 @@ impl Store {
     /// Every item of the table as JSON, page by page (operators only: a Scan
     /// reads the whole table).
     pub async fn scan_all(&self) -> Result<Vec<serde_json::Value>> {
-        let items = all_pages(|start| async move {
+        self.scan_items().await?.into_iter().map(items::from_item::<serde_json::Value>).collect()
+    }
+
+    /// Every item of the table as DynamoDB returned it, strongly consistent
+    /// (operators only: a Scan).
+    async fn scan_items(&self) -> Result<Vec<Item>> {
+        all_pages(|start| async move {
             let out = self
                 .client
                 .scan()
                 .table_name(self.table())
                 .set_exclusive_start_key(start)
+                .consistent_read(true)
                 .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
                 .send()
                 .await
@@ -95,8 +102,7 @@ impl Store {
             self.record(out.consumed_capacity.as_ref());
             Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
         })
-        .await?;
-        items.into_iter().map(items::from_item::<serde_json::Value>).collect()
+        .await
     }
 
     /// A store for the table and endpoint the environment names (see [`Config`]).

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::{from_item, ConversationItem, Item, MessageItem};
+use super::items::{from_item, ConversationItem, Item, MessageItem, Side};
 use super::{keys, sdk_error, Store, LIST_A_INDEX, LIST_B_INDEX};
 use crate::domain::{Cursor, GroupUuid, Message, MessageGroup, MessageKey, Page, PageLimit, PageRequest, UserUuid};
 use crate::error::{Error, Result};
@@ -19,14 +19,17 @@ impl Store {
         self.get(keys::conversation(group)).await?.map(from_item::<ConversationItem>).transpose()
     }
 
-    /// The conversation `member` reads or writes in: `GroupNotFound` when
-    /// there is none, `NotMember` when it is someone else's.
-    pub(super) async fn member_conversation(&self, member: UserUuid, group: GroupUuid) -> Result<ConversationItem> {
-        match self.conversation(group).await? {
-            Some(c) if c.side_of(member).is_some() => Ok(c),
-            Some(_) => Err(Error::NotMember),
-            None => Err(Error::GroupNotFound),
-        }
+    /// The conversation `member` reads or writes in, and their side in it:
+    /// `GroupNotFound` when there is none, `NotMember` when it is someone
+    /// else's.
+    pub(super) async fn member_conversation(
+        &self,
+        member: UserUuid,
+        group: GroupUuid,
+    ) -> Result<(ConversationItem, Side)> {
+        let conversation = self.conversation(group).await?.ok_or(Error::GroupNotFound)?;
+        let side = conversation.side_of(member).ok_or(Error::NotMember)?;
+        Ok((conversation, side))
     }
 
     /// A user's message groups, most recent activity first, one page at a
@@ -104,9 +107,8 @@ impl Store {
         let newest = page.cursor.is_none();
         let (membership, messages) =
             tokio::join!(self.member_conversation(reader, group), self.group_messages(group, page));
-        let membership = membership?;
+        let (membership, side) = membership?;
         let messages = messages?;
-        let Some(side) = membership.side_of(reader) else { return Err(Error::NotMember) };
         let unread = membership.unread(side);
         // The newest page shown: what it showed is read (a write only when
         // something was unread). The page is the answer: a mark that fails

@@ -1,5 +1,5 @@
 //! Sending: a reply, the start of a message group, the Idempotency-Key's
-//! claim, and the summary updates of both members' rows.
+//! claim, and the conversation's update (membership, summary, count).
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use sha2::{Digest, Sha256};
@@ -181,8 +181,8 @@ impl Store {
         at: Timestamp,
         claim: Option<&KeyClaim>,
     ) -> Result<Sent> {
-        let conversation = self.member_conversation(sender.uuid, group).await?;
-        self.append_and_read(sender, conversation, text, at, claim).await
+        let (conversation, side) = self.member_conversation(sender.uuid, group).await?;
+        self.append_and_read(sender, conversation, side, text, at, claim).await
     }
 
     /// Straight to a message's transaction, without the membership read: as
@@ -204,7 +204,8 @@ impl Store {
             crate::domain::MessageKey { at, uuid: MessageUuid::random() },
             group,
         );
-        Ok(self.append(sender, assumed, text, at, None).await?.message)
+        let side = assumed.side_of(sender.uuid).ok_or_else(|| Error::internal("the sender is not in its own item"))?;
+        Ok(self.append(sender, assumed, side, text, at, None).await?.message)
     }
 
     /// [`Store::append`], then the sender's side marked read (from the count
@@ -213,13 +214,13 @@ impl Store {
         &self,
         sender: &UserSummary,
         conversation: ConversationItem,
+        side: Side,
         text: MessageText,
         at: Timestamp,
         claim: Option<&KeyClaim>,
     ) -> Result<Sent> {
-        let Some(side) = conversation.side_of(sender.uuid) else { return Err(Error::NotMember) };
         let (group, seen) = (conversation.message_group_uuid, conversation.unread(side));
-        let sent = self.append(sender, conversation, text, at, claim).await?;
+        let sent = self.append(sender, conversation, side, text, at, claim).await?;
         if !sent.replayed && seen > 0 {
             self.read_by_sender(sender.uuid, group, side, seen).await;
         }
@@ -241,12 +242,12 @@ impl Store {
         &self,
         sender: &UserSummary,
         mut conversation: ConversationItem,
+        sender_side: Side,
         text: MessageText,
         at: Timestamp,
         claim: Option<&KeyClaim>,
     ) -> Result<Sent> {
         let group = conversation.message_group_uuid;
-        let Some(sender_side) = conversation.side_of(sender.uuid) else { return Err(Error::NotMember) };
         let recipient_side = sender_side.other();
         let recipient = conversation.member(recipient_side).uuid;
         let message = Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text, created_at: at };
@@ -370,8 +371,8 @@ impl Store {
             .await?
             .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?;
         let existing = from_item::<PairItem>(pair)?.message_group_uuid;
-        let conversation = self.member_conversation(sender.uuid, existing).await?;
-        self.append_and_read(sender, conversation, text, at, claim).await
+        let (conversation, side) = self.member_conversation(sender.uuid, existing).await?;
+        self.append_and_read(sender, conversation, side, text, at, claim).await
     }
 
     /// The conversation's update in a message's transaction: the sender is a

@@ -23,8 +23,7 @@ impl Store {
     /// written when nothing is unread. `NotMember` / `GroupNotFound` as for
     /// reading it.
     pub async fn mark_read(&self, reader: UserUuid, group: GroupUuid) -> Result<()> {
-        let conversation = self.member_conversation(reader, group).await?;
-        let Some(side) = conversation.side_of(reader) else { return Err(Error::NotMember) };
+        let (conversation, side) = self.member_conversation(reader, group).await?;
         self.mark_read_from(reader, group, side, conversation.unread(side), None).await
     }
 
