@@ -284,7 +284,7 @@ pub(crate) struct UnreadItem {
 }
 
 /// The shape before issue 26 (read by the migration only): one member's row.
-#[cfg(feature = "migrate")]
+#[cfg(feature = "operator")]
 #[derive(Deserialize)]
 pub(crate) struct LegacyGroupRowItem {
     pub message_group_uuid: GroupUuid,

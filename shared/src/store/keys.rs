@@ -99,7 +99,7 @@ pub(crate) fn unread(owner: UserUuid, shard: u8) -> Key {
 
 /// The shape before issue 26, read only by the migration: `GRP#<owner>` /
 /// `<group>` (one row per member) and `UNREAD#<owner>` / `UNREAD`.
-#[cfg(feature = "migrate")]
+#[cfg(feature = "operator")]
 pub(crate) mod legacy {
     pub const GROUP_ROW_PREFIX: &str = "GRP#";
     pub const TOTALS_PREFIX: &str = "UNREAD#";

@@ -2,7 +2,7 @@
 //! member under `GRP#<owner>` with a local index, one `UNREAD#<owner>` item
 //! with a set of groups) moved to today's (one `CONV#<group>` item per
 //! message group, sharded totals, two global list indexes). Operators only
-//! (the CLI enables the `migrate` feature; no function ships it).
+//! (the CLI enables the `operator` feature; no function ships it).
 //!
 //! Idempotent and resumable: every step writes only what is missing or
 //! different, so a second run (or a run after an interrupted one) changes

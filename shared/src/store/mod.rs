@@ -6,11 +6,12 @@
 //! one TransactWriteItems with a condition on each item.
 
 mod connections;
+#[cfg(feature = "operator")]
 mod import;
 mod items;
 mod keys;
 mod meter;
-#[cfg(feature = "migrate")]
+#[cfg(feature = "operator")]
 mod migrate;
 mod profiles;
 mod reads;
@@ -30,7 +31,7 @@ use aws_sdk_dynamodb::Client;
 pub use self::connections::{OpenConnection, CONNECTION_LIFETIME_SECS};
 pub use self::keys::{MESSAGE_PREFIX, SHARDS};
 pub use self::meter::{CapacityMeter, Usage};
-#[cfg(feature = "migrate")]
+#[cfg(feature = "operator")]
 pub use self::migrate::MigrationReport;
 pub use self::profiles::{LinkOutcome, Registration, RESERVATION_LIFETIME_SECS};
 pub use self::schema::{
