@@ -301,17 +301,17 @@ async fn reads_and_marks_are_retried_through_transient_faults_and_answer_503_whe
     }
 
     // Marking read: bayko writes, andrew marks through two throttled
-    // transactions, then counts 0.
+    // updates, then counts 0.
     assert_eq!(s.app.reply(sample::BAYKO_SUB, "mark me").await.status, 200);
     assert_eq!(s.app.message_counter(sample::ANDREW_SUB).await.body, json!({"count": 1, "conversations": 1}));
-    s.proxy.inject(Fault::Throttle, Some(2), Some("TransactWriteItems"));
+    s.proxy.inject(Fault::Throttle, Some(2), Some("UpdateItem"));
     let marked = s.app.mark_read(sample::ANDREW_SUB, sample::GROUP).await;
     assert_eq!(marked.pair(), (200, json!({"message_group_uuid": sample::GROUP, "unread": 0})));
     assert_eq!(s.app.message_counter(sample::ANDREW_SUB).await.body, json!({"count": 0, "conversations": 0}));
-    // A persistent fault on the mark's transaction: 503, counts as they were.
+    // A persistent fault on the mark's update: 503, counts as they were.
     assert_eq!(s.app.reply(sample::BAYKO_SUB, "mark me too").await.status, 200);
     let before = snapshot(&s.direct).await;
-    s.proxy.inject(Fault::ServerError, None, Some("TransactWriteItems"));
+    s.proxy.inject(Fault::ServerError, None, Some("UpdateItem"));
     let failed = s.app.mark_read(sample::ANDREW_SUB, sample::GROUP).await;
     s.proxy.heal();
     assert_eq!(failed.pair(), (503, json!(["generic_503"])));
@@ -328,7 +328,7 @@ async fn a_read_mark_that_keeps_losing_its_condition_stops_after_a_bounded_numbe
     // The seed leaves bayko's last message unread by andrew.
     assert_eq!(s.app.message_counter(sample::ANDREW_SUB).await.body, json!({"count": 1, "conversations": 1}));
     let before = snapshot(&s.direct).await;
-    s.proxy.inject(Fault::ConditionFailed, None, Some("TransactWriteItems"));
+    s.proxy.inject(Fault::ConditionFailed, None, Some("UpdateItem"));
     let failed = s.app.mark_read(sample::ANDREW_SUB, sample::GROUP).await;
     s.proxy.heal();
     assert_eq!(failed.pair(), (503, json!(["generic_503"])));
@@ -342,15 +342,15 @@ async fn a_read_mark_that_keeps_losing_its_condition_stops_after_a_bounded_numbe
 
 /// Sending marks the sender's side read, after the message's own
 /// transaction. When that mark fails, the send still succeeds (the message
-/// is whole, the recipient counts it) and the sender's row and totals stay
-/// as they were, equal to each other, until the next read.
+/// is whole, the recipient counts it) and the sender's count stays as it
+/// was, in the conversation and the counter alike, until the next read.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_read_mark_of_the_sender_does_not_fail_the_send() {
     let s = FaultStack::start().await;
     let bayko_before = s.app.message_counter(sample::BAYKO_SUB).await.body;
     assert_eq!(s.app.message_counter(sample::ANDREW_SUB).await.body, json!({"count": 1, "conversations": 1}));
-    // The message's transaction passes; the read mark's fails every attempt.
-    s.proxy.inject_after(1, Fault::ServerError, None, Some("TransactWriteItems"));
+    // The message's transaction passes; the read mark's update fails every attempt.
+    s.proxy.inject(Fault::ServerError, None, Some("UpdateItem"));
     let sent = s.app.reply(sample::ANDREW_SUB, "sent, not marked").await;
     s.proxy.heal();
     assert_eq!(sent.status, 200, "{sent:?}");
@@ -358,7 +358,7 @@ async fn a_failed_read_mark_of_the_sender_does_not_fail_the_send() {
     assert_eq!(stored(&s.direct, "sent, not marked").await, (1, true));
     let bayko = s.app.message_counter(sample::BAYKO_SUB).await.body;
     assert_eq!(bayko["count"].as_u64(), bayko_before["count"].as_u64().map(|c| c + 1), "bayko counts it");
-    // Andrew's side still shows what it showed, row and totals alike.
+    // Andrew's side still shows what it showed, list and counter alike.
     assert_eq!(s.app.message_counter(sample::ANDREW_SUB).await.body, json!({"count": 1, "conversations": 1}));
     let groups = s.app.list_message_groups(sample::ANDREW_SUB, "").await;
     assert_eq!(groups.body[0]["unread"], 1, "{groups:?}");

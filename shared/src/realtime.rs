@@ -482,7 +482,8 @@ impl Delivery {
     /// frame and are closed, not posted to.
     pub async fn deliver(&self, message: &Message) -> Result<Delivered> {
         let sender = message.sender.uuid;
-        let Some(group) = self.store.message_group(sender, message.group).await? else {
+        let Some((group, recipient_unread)) = self.store.message_group_and_other_unread(sender, message.group).await?
+        else {
             tracing::warn!(message = %message.uuid, "the sender is not in the message's group; not delivered");
             return Ok(Delivered::default());
         };
@@ -511,7 +512,8 @@ impl Delivery {
             let posts = plans.iter().any(|(_, plan)| *plan == Plan::Post);
             let (profile, unread) = tokio::try_join!(self.store.profile(member), async {
                 if counts && posts {
-                    self.store.unread_counts(member).await.map(|c| Some(c.into()))
+                    let known = Some((message.group, recipient_unread));
+                    self.store.unread_counts_knowing(member, known).await.map(|c| Some(c.into()))
                 } else {
                     Ok(None)
                 }

@@ -101,6 +101,15 @@ impl Side {
         }
     }
 
+    /// The attribute that puts this side's entry in its unread index
+    /// (present exactly while the side has unread messages).
+    pub fn unread_key_attribute(self) -> &'static str {
+        match self {
+            Side::A => "unread_of_a",
+            Side::B => "unread_of_b",
+        }
+    }
+
     /// The attribute of this side's uuid (the membership condition).
     pub fn uuid_attribute(self) -> &'static str {
         match self {
@@ -111,8 +120,9 @@ impl Side {
 }
 
 /// A message group's one item (`CONV#<group>`): both members, the latest
-/// message, each member's unread count, and the two list-index keys
-/// (`list_a`, `list_b`, sorted by `activity`).
+/// message, each member's unread count, the two list-index keys (`list_a`,
+/// `list_b`, sorted by `activity`), and, for a member with unread messages,
+/// their unread-index key (`unread_of_a`, `unread_of_b`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ConversationItem {
     pub message_group_uuid: GroupUuid,
@@ -131,6 +141,11 @@ pub(crate) struct ConversationItem {
     /// `LIST#<member a>#<shard>`: the partition of member a's list entry.
     pub list_a: String,
     pub list_b: String,
+    /// `UNREAD#<member a>` while `unread_a > 0`, absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_of_a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread_of_b: Option<String>,
 }
 
 impl ConversationItem {
@@ -160,7 +175,18 @@ impl ConversationItem {
             unread_b,
             list_a: super::keys::list_of(a.uuid, shard),
             list_b: super::keys::list_of(b.uuid, shard),
+            unread_of_a: (unread_a > 0).then(|| super::keys::unread_of(a.uuid)),
+            unread_of_b: (unread_b > 0).then(|| super::keys::unread_of(b.uuid)),
         }
+    }
+
+    /// Whether the unread-index keys are as the counts say (a conversation
+    /// written before the unread indexes has none).
+    #[cfg(feature = "operator")]
+    pub fn unread_keys_match(&self) -> bool {
+        let want = |unread: u32, member: UserUuid| (unread > 0).then(|| super::keys::unread_of(member));
+        self.unread_of_a == want(self.unread_a, self.member_a_uuid)
+            && self.unread_of_b == want(self.unread_b, self.member_b_uuid)
     }
 
     /// `member`'s side, if they are a member.
@@ -273,14 +299,15 @@ pub(crate) struct IdempotencyItem {
     pub expires_at: i64,
 }
 
-/// A user's unread totals over the message groups of one shard: messages,
-/// and message groups with any (both numbers: the item never grows).
+/// A conversation's entry in an unread index: its key and the one count
+/// projected (`unread_a` in `unread-a-index`, `unread_b` in the other).
 #[derive(Deserialize)]
-pub(crate) struct UnreadItem {
+pub(crate) struct UnreadEntryItem {
+    pub pk: String,
     #[serde(default)]
-    pub unread_count: i64,
+    pub unread_a: u32,
     #[serde(default)]
-    pub unread_groups: i64,
+    pub unread_b: u32,
 }
 
 /// The shape before issue 26 (read by the migration only): one member's row.

@@ -40,13 +40,14 @@ pub(crate) fn cognito(sub: &CognitoSub) -> Key {
     Key { pk: format!("COGNITO#{sub}"), sk: "COGNITO".into() }
 }
 
-/// How many ways a user's per-conversation writes are spread: their unread
-/// totals (`UNREAD#<user>#<shard>`) and their entries in each list index
-/// (`LIST#<user>#<shard>`). A conversation always lands in the same shard
-/// ([`shard_of`]); the counter reads every shard in one BatchGetItem, a list
-/// page queries every shard of both indexes. 3: one user receives up to 3 x
-/// a partition's 1,000 WCU/s / 2 WCU a message = 1,500 messages/s before any
-/// per-partition limit (docs/design.md, "Hot keys").
+/// How many ways a user's entries in each list index are spread
+/// (`LIST#<user>#<shard>`): a message moves its conversation's entry (2
+/// index writes: delete and put), so one unsharded list would take 500
+/// messages/s. A conversation always lands in the same shard ([`shard_of`]);
+/// a list page queries every shard of both indexes. 3: 3 x a partition's
+/// 1,000 WCU/s / 2 = 1,500 messages/s to one user, above what their unread
+/// index partition takes (1,000, one write a message; docs/design.md, "Hot
+/// keys").
 pub const SHARDS: u8 = 3;
 
 /// The shard of a message group: a hash of its uuid (fixed uuids of seed data
@@ -91,14 +92,15 @@ pub(crate) fn message(group: GroupUuid, key: MessageKey) -> Key {
     Key { pk: messages_of(group), sk: key.to_string() }
 }
 
-/// `UNREAD#<owner>#<shard>` / `UNREAD`: the owner's unread totals over the
-/// message groups of one shard; the counter sums the [`SHARDS`] of them.
-pub(crate) fn unread(owner: UserUuid, shard: u8) -> Key {
-    Key { pk: format!("UNREAD#{owner}#{shard}"), sk: "UNREAD".into() }
+/// The unread-index partition of `owner`'s conversations with unread
+/// messages (`unread_of_a`/`unread_of_b` of a conversation item): `UNREAD#<owner>`.
+pub(crate) fn unread_of(owner: UserUuid) -> String {
+    format!("UNREAD#{owner}")
 }
 
-/// The shape before issue 26, read only by the migration: `GRP#<owner>` /
-/// `<group>` (one row per member) and `UNREAD#<owner>` / `UNREAD`.
+/// The shapes before issue 26, read only by the migration: `GRP#<owner>` /
+/// `<group>` (one row per member), and `UNREAD#<owner>` / `UNREAD` (totals,
+/// later sharded as `UNREAD#<owner>#<shard>` / `UNREAD`).
 #[cfg(feature = "operator")]
 pub(crate) mod legacy {
     pub const GROUP_ROW_PREFIX: &str = "GRP#";

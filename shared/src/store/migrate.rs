@@ -1,8 +1,10 @@
 //! `cruddur migrate`: a table of the shape before issue 26 (a group row per
 //! member under `GRP#<owner>` with a local index, one `UNREAD#<owner>` item
-//! with a set of groups) moved to today's (one `CONV#<group>` item per
-//! message group, sharded totals, two global list indexes). Operators only
-//! (the CLI enables the `operator` feature; no function ships it).
+//! with a set of groups; or the intermediate one with sharded totals
+//! `UNREAD#<owner>#<shard>`) moved to today's (one `CONV#<group>` item per
+//! message group, in two global list indexes and, while a member has unread
+//! messages, in their unread index; no totals items). Operators only (the
+//! CLI enables the `operator` feature; no function ships it).
 //!
 //! Idempotent and resumable: every step writes only what is missing or
 //! different, so a second run (or a run after an interrupted one) changes
@@ -10,15 +12,15 @@
 //! the missing global indexes and removes the old items once their
 //! replacements exist; into another table it copies everything else as it is.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 
-use super::items::{from_item, to_item, ConversationItem, Item, LegacyGroupRowItem, UnreadItem};
+use super::items::{from_item, to_item, ConversationItem, Item, LegacyGroupRowItem, Side};
 use super::keys::{self, legacy};
 use super::profiles::build_err;
 use super::{sdk_error, Store, MESSAGES_TABLE};
-use crate::domain::{GroupUuid, UserUuid};
+use crate::domain::GroupUuid;
 use crate::error::Result;
 
 /// What a run did.
@@ -32,8 +34,9 @@ pub struct MigrationReport {
     /// Items copied as they are (into another table only).
     pub items_copied: u64,
     pub items_present: u64,
-    /// Unread totals written (shards whose stored value was not the sum).
-    pub totals_written: u64,
+    /// Conversations whose unread-index keys were set (written before the
+    /// unread indexes existed).
+    pub unread_keys_written: u64,
     /// Items of the old shape removed (in place only).
     pub legacy_removed: u64,
     /// Message groups whose two rows do not name each other (one missing,
@@ -45,7 +48,7 @@ impl MigrationReport {
     /// Whether the run wrote or removed anything.
     pub fn changed_anything(&self) -> bool {
         !self.indexes_added.is_empty()
-            || self.conversations_created + self.items_copied + self.totals_written + self.legacy_removed > 0
+            || self.conversations_created + self.items_copied + self.unread_keys_written + self.legacy_removed > 0
     }
 }
 
@@ -53,11 +56,11 @@ fn attr<'a>(item: &'a Item, name: &str) -> &'a str {
     item.get(name).and_then(|v| v.as_s().ok()).map_or("", String::as_str)
 }
 
-/// `UNREAD#<uuid>` / `UNREAD`: the old totals (today's carry a shard).
+/// `UNREAD#<uuid>` / `UNREAD` and `UNREAD#<uuid>#<shard>` / `UNREAD`: totals
+/// items, which today's shape does not have (the counter sums the unread
+/// indexes).
 fn is_legacy_totals(item: &Item) -> bool {
-    let pk = attr(item, "pk");
-    attr(item, "sk") == legacy::TOTALS_SK
-        && pk.strip_prefix(legacy::TOTALS_PREFIX).is_some_and(|rest| !rest.contains('#'))
+    attr(item, "sk") == legacy::TOTALS_SK && attr(item, "pk").starts_with(legacy::TOTALS_PREFIX)
 }
 
 fn is_legacy_row(item: &Item) -> bool {
@@ -112,7 +115,7 @@ impl Store {
                 false => report.conversations_present += 1,
             }
         }
-        report.totals_written = self.recount_totals().await?;
+        report.unread_keys_written = self.set_unread_keys().await?;
         if in_place {
             let keep = &report.incomplete_groups;
             let removable: Vec<Item> =
@@ -139,47 +142,56 @@ impl Store {
         }
     }
 
-    /// Sets every user's unread totals to the sums of their conversations'
-    /// counts (shard by shard); writes only the shards that differ. Run it
-    /// while no message is sent (docs/operations.md): a send in between
-    /// would be counted twice or not at all.
-    async fn recount_totals(&self) -> Result<u64> {
-        let mut want: HashMap<(UserUuid, u8), (i64, i64)> = HashMap::new();
-        let mut have: HashMap<(String, String), (i64, i64)> = HashMap::new();
-        for item in self.scan_items().await? {
-            let pk = attr(&item, "pk").to_owned();
-            if pk.starts_with("CONV#") {
-                let c = from_item::<ConversationItem>(item)?;
-                let shard = keys::shard_of(c.message_group_uuid);
-                for (member, unread) in [(c.member_a_uuid, c.unread_a), (c.member_b_uuid, c.unread_b)] {
-                    let sums = want.entry((member, shard)).or_default();
-                    sums.0 += i64::from(unread);
-                    sums.1 += i64::from(unread > 0);
-                }
-            } else if pk.starts_with(legacy::TOTALS_PREFIX) && !is_legacy_totals(&item) {
-                let sk = attr(&item, "sk").to_owned();
-                let t = from_item::<UnreadItem>(item)?;
-                have.insert((pk, sk), (t.unread_count, t.unread_groups));
-            }
-        }
+    /// Gives every conversation the unread-index keys its counts call for
+    /// (a conversation of the intermediate shape has none); writes only
+    /// those that differ, each on the condition that its counts are still
+    /// the ones read, so a message sent meanwhile is never lost from the
+    /// counter (its own write set the key).
+    async fn set_unread_keys(&self) -> Result<u64> {
         let mut written = 0;
-        for ((member, shard), (count, groups)) in want {
-            let key = keys::unread(member, shard);
-            let stored = have.get(&(key.pk.clone(), key.sk.clone())).copied().unwrap_or((0, 0));
-            if stored == (count, groups) {
+        for item in self.scan_items().await? {
+            if !attr(&item, "pk").starts_with("CONV#") {
                 continue;
             }
-            self.client
-                .update_item()
-                .table_name(self.table())
-                .set_key(Some(key.into_map()))
-                .update_expression("SET unread_count = :count, unread_groups = :groups")
-                .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
-                .expression_attribute_values(":groups", AttributeValue::N(groups.to_string()))
+            let c = from_item::<ConversationItem>(item)?;
+            if c.unread_keys_match() {
+                continue;
+            }
+            let mut set = Vec::new();
+            let mut remove = Vec::new();
+            let mut update = self.client.update_item().table_name(self.table());
+            for (side, member, unread) in
+                [(Side::A, c.member_a_uuid, c.unread_a), (Side::B, c.member_b_uuid, c.unread_b)]
+            {
+                let (count, listed) = (side.unread_attribute(), side.unread_key_attribute());
+                update = update.expression_attribute_values(format!(":{count}"), AttributeValue::N(unread.to_string()));
+                if unread > 0 {
+                    set.push(format!("{listed} = :{listed}"));
+                    update = update
+                        .expression_attribute_values(format!(":{listed}"), AttributeValue::S(keys::unread_of(member)));
+                } else {
+                    remove.push(listed);
+                }
+            }
+            let mut expression = String::new();
+            if !set.is_empty() {
+                expression.push_str(&format!("SET {} ", set.join(", ")));
+            }
+            if !remove.is_empty() {
+                expression.push_str(&format!("REMOVE {}", remove.join(", ")));
+            }
+            let sent = update
+                .set_key(Some(keys::conversation(c.message_group_uuid).into_map()))
+                .update_expression(expression)
+                .condition_expression("unread_a = :unread_a AND unread_b = :unread_b")
                 .send()
-                .await
-                .map_err(sdk_error)?;
-            written += 1;
+                .await;
+            match sent {
+                Ok(_) => written += 1,
+                // Changed meanwhile by a send or a read, which set the keys.
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
         }
         Ok(written)
     }

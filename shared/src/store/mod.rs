@@ -35,8 +35,8 @@ pub use self::meter::{CapacityMeter, Usage};
 pub use self::migrate::MigrationReport;
 pub use self::profiles::{LinkOutcome, Registration, RESERVATION_LIFETIME_SECS};
 pub use self::schema::{
-    drop_table, list_tables, GlobalIndex, TableDefinition, DEFAULT_TABLE_NAME, LIST_A_INDEX, LIST_B_INDEX,
-    MESSAGES_TABLE,
+    drop_table, list_tables, GlobalIndex, IndexProjection, TableDefinition, DEFAULT_TABLE_NAME, LIST_A_INDEX,
+    LIST_B_INDEX, MESSAGES_TABLE, UNREAD_A_INDEX, UNREAD_B_INDEX,
 };
 pub use self::send::Sent;
 

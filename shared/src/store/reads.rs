@@ -14,6 +14,18 @@ impl Store {
         Ok(self.conversation(group).await?.and_then(|c| c.view(owner)))
     }
 
+    /// [`Store::message_group`], with the other member's unread count in it
+    /// (read from the same item: what a message's delivery tells them).
+    pub async fn message_group_and_other_unread(
+        &self,
+        owner: UserUuid,
+        group: GroupUuid,
+    ) -> Result<Option<(MessageGroup, u32)>> {
+        let Some(conversation) = self.conversation(group).await? else { return Ok(None) };
+        let other = conversation.side_of(owner).map(|side| conversation.unread(side.other()));
+        Ok(conversation.view(owner).zip(other))
+    }
+
     /// A message group's conversation item (strongly consistent).
     pub(super) async fn conversation(&self, group: GroupUuid) -> Result<Option<ConversationItem>> {
         self.get(keys::conversation(group)).await?.map(from_item::<ConversationItem>).transpose()

@@ -19,8 +19,46 @@ pub struct GlobalIndex {
     pub name: &'static str,
     pub partition_key: &'static str,
     pub sort_key: &'static str,
-    /// Every attribute is projected (`ProjectionType: ALL`).
-    pub projects_all: bool,
+    pub projection: IndexProjection,
+}
+
+/// What an index entry carries besides the table's and the index's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexProjection {
+    /// Every attribute (`ProjectionType: ALL`): any change of the item
+    /// rewrites the entry.
+    All,
+    /// These attributes only (`ProjectionType: INCLUDE`): the entry is
+    /// rewritten only when its keys or one of them changes.
+    Include(&'static [&'static str]),
+}
+
+impl IndexProjection {
+    /// The CloudFormation / DynamoDB name of the projection type.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            IndexProjection::All => "ALL",
+            IndexProjection::Include(_) => "INCLUDE",
+        }
+    }
+
+    /// The non-key attributes projected; `None` for all of them.
+    pub fn attributes(self) -> Option<&'static [&'static str]> {
+        match self {
+            IndexProjection::All => None,
+            IndexProjection::Include(attributes) => Some(attributes),
+        }
+    }
+
+    fn to_sdk(self) -> Projection {
+        let builder = Projection::builder().projection_type(ProjectionType::from(self.type_name()));
+        match self.attributes() {
+            None => builder.build(),
+            Some(attributes) => {
+                builder.set_non_key_attributes(Some(attributes.iter().map(|a| (*a).to_owned()).collect())).build()
+            }
+        }
+    }
 }
 
 /// Keys, indexes and billing of the messaging table.
@@ -46,16 +84,44 @@ pub struct TableDefinition {
 /// conversation item is one entry in each, so a user's list is both indexes
 /// (and every shard of each) merged. Sparse: only conversation items carry
 /// `list_a`/`list_b`. Projection ALL: a page needs no second read.
-pub const LIST_A_INDEX: GlobalIndex =
-    GlobalIndex { name: "list-a-index", partition_key: "list_a", sort_key: "activity", projects_all: true };
-pub const LIST_B_INDEX: GlobalIndex =
-    GlobalIndex { name: "list-b-index", partition_key: "list_b", sort_key: "activity", projects_all: true };
+pub const LIST_A_INDEX: GlobalIndex = GlobalIndex {
+    name: "list-a-index",
+    partition_key: "list_a",
+    sort_key: "activity",
+    projection: IndexProjection::All,
+};
+pub const LIST_B_INDEX: GlobalIndex = GlobalIndex {
+    name: "list-b-index",
+    partition_key: "list_b",
+    sort_key: "activity",
+    projection: IndexProjection::All,
+};
+
+/// The conversations in which member a (`unread-a-index`) or member b
+/// (`unread-b-index`) has unread messages, with that count: a conversation
+/// item carries `unread_of_a` (`UNREAD#<member a>`) exactly while
+/// `unread_a > 0`, so the index holds only unread conversations (sparse),
+/// and the counter is the sum of one Query of each. Projection INCLUDE of
+/// the one count: a message rewrites only the recipient's entry (its count
+/// changed), never the sender's, and a summary change rewrites neither.
+pub const UNREAD_A_INDEX: GlobalIndex = GlobalIndex {
+    name: "unread-a-index",
+    partition_key: "unread_of_a",
+    sort_key: "pk",
+    projection: IndexProjection::Include(&["unread_a"]),
+};
+pub const UNREAD_B_INDEX: GlobalIndex = GlobalIndex {
+    name: "unread-b-index",
+    partition_key: "unread_of_b",
+    sort_key: "pk",
+    projection: IndexProjection::Include(&["unread_b"]),
+};
 
 pub const MESSAGES_TABLE: TableDefinition = TableDefinition {
     partition_key: "pk",
     sort_key: "sk",
-    string_attributes: &["pk", "sk", "list_a", "list_b", "activity"],
-    global_indexes: &[LIST_A_INDEX, LIST_B_INDEX],
+    string_attributes: &["pk", "sk", "list_a", "list_b", "activity", "unread_of_a", "unread_of_b"],
+    global_indexes: &[LIST_A_INDEX, LIST_B_INDEX, UNREAD_A_INDEX, UNREAD_B_INDEX],
     on_demand: true,
     ttl_attribute: "expires_at",
     stream_view: "NEW_IMAGE",
@@ -108,13 +174,12 @@ impl TableDefinition {
             );
         }
         for index in self.global_indexes {
-            let projection = if index.projects_all { ProjectionType::All } else { ProjectionType::KeysOnly };
             req = req.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name(index.name)
                     .key_schema(key(index.partition_key, KeyType::Hash)?)
                     .key_schema(key(index.sort_key, KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(projection).build())
+                    .projection(index.projection.to_sdk())
                     .build()
                     .map_err(internal)?,
             );
@@ -186,12 +251,11 @@ impl TableDefinition {
             .unwrap_or_default();
         let mut added = Vec::new();
         for index in self.global_indexes.iter().filter(|i| !present.iter().any(|p| p == i.name)) {
-            let projection = if index.projects_all { ProjectionType::All } else { ProjectionType::KeysOnly };
             let create = CreateGlobalSecondaryIndexAction::builder()
                 .index_name(index.name)
                 .key_schema(key(index.partition_key, KeyType::Hash)?)
                 .key_schema(key(index.sort_key, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(projection).build())
+                .projection(index.projection.to_sdk())
                 .build()
                 .map_err(internal)?;
             let mut update = client

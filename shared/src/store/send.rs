@@ -9,7 +9,7 @@ use super::profiles::build_err;
 use super::{keys, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
     GroupUuid, Handle, IdempotencyKey, Message, MessageText, MessageUuid, NewMessage, Recipient, Timestamp,
-    UserSummary, IDEMPOTENCY_KEY_LIFETIME_SECS,
+    UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
 };
 use crate::error::{Error, Result};
 
@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 enum MessageTxItem {
     Message,
     Conversation,
-    OtherTotals,
     IdempotencyKey,
 }
 
@@ -27,7 +26,6 @@ enum MessageTxItem {
 enum NewGroupItem {
     Pair,
     Conversation,
-    OtherTotals,
     Message,
     IdempotencyKey,
 }
@@ -120,20 +118,12 @@ struct ConversationWrite {
     /// Move the summary to this message (the item shows an older one), or
     /// leave it (it already shows a newer one).
     summarize: bool,
-    /// The recipient had nothing unread in this conversation: their totals
-    /// count one more conversation with unread messages. Checked by the
-    /// write's condition (`unread = 0` or `unread > 0`), so that a read that
-    /// lands in between cannot make the totals disagree with the items.
-    first_unread: bool,
 }
 
 impl ConversationWrite {
     /// The write a message needs, from the conversation as last seen.
-    fn plan(conversation: &ConversationItem, message: &Message, recipient: Side) -> Self {
-        ConversationWrite {
-            summarize: conversation.activity < message.key(),
-            first_unread: conversation.unread(recipient) == 0,
-        }
+    fn plan(conversation: &ConversationItem, message: &Message) -> Self {
+        ConversationWrite { summarize: conversation.activity < message.key() }
     }
 }
 
@@ -232,8 +222,8 @@ impl Store {
     /// - the message is a new item (never replaces another);
     /// - the conversation must list the sender (membership, checked by
     ///   DynamoDB);
-    /// - the recipient's count in it goes up by one, and their totals (one
-    ///   shard of them) too;
+    /// - the recipient's count in it goes up by one (and the conversation is
+    ///   in their unread index: the counter sums those counts);
     /// - the summary moves forward only: a conversation that already shows a
     ///   newer message keeps it, and the message is still stored.
     ///
@@ -258,18 +248,14 @@ impl Store {
         // returned it (a newer message, a read); conflicts are retried inside
         // the runner.
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
-            let write = ConversationWrite::plan(&conversation, &message, recipient_side);
+            let write = ConversationWrite::plan(&conversation, &message);
             let mut items = vec![(MessageTxItem::Message, put_message.clone())];
             if let Some(put) = &put_key {
                 items.push((MessageTxItem::IdempotencyKey, put.clone()));
             }
             items.push((
                 MessageTxItem::Conversation,
-                self.conversation_update(&message, sender_side, recipient_side, write)?,
-            ));
-            items.push((
-                MessageTxItem::OtherTotals,
-                self.unread_totals(recipient, group, 1, i64::from(write.first_unread))?,
+                self.conversation_update(&message, sender_side, recipient, write)?,
             ));
             let outcome = self.run_transaction(&items).await?;
             // The message's key holds a fresh uuid: if it exists, this very
@@ -350,7 +336,6 @@ impl Store {
                 NewGroupItem::Message,
                 self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
             ),
-            (NewGroupItem::OtherTotals, self.unread_totals(other.uuid, group, 1, 1)?),
         ];
         if let Some(claim) = claim {
             items.push((NewGroupItem::IdempotencyKey, claim.put(self, &message)?));
@@ -376,24 +361,25 @@ impl Store {
     }
 
     /// The conversation's update in a message's transaction: the sender is a
-    /// member; the recipient counts one more unread message; the summary
-    /// moves to `message` unless it shows a newer one.
+    /// member; the recipient counts one more unread message, and the
+    /// conversation is in their unread index (setting the key again changes
+    /// nothing); the summary moves to `message` unless it shows a newer one.
     fn conversation_update(
         &self,
         message: &Message,
         sender: Side,
-        recipient: Side,
+        recipient: UserUuid,
         write: ConversationWrite,
     ) -> Result<TransactWriteItem> {
-        let unread = recipient.unread_attribute();
-        let was = if write.first_unread { "=" } else { ">" };
-        let mut condition = format!("{} = :sender AND {unread} {was} :zero", sender.uuid_attribute());
+        let recipient_side = sender.other();
+        let (unread, listed) = (recipient_side.unread_attribute(), recipient_side.unread_key_attribute());
+        let mut condition = format!("{} = :sender", sender.uuid_attribute());
         let mut update = Update::builder()
             .table_name(self.table())
             .set_key(Some(keys::conversation(message.group).into_map()))
             .expression_attribute_values(":sender", AttributeValue::S(message.sender.uuid.to_string()))
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":listed", AttributeValue::S(keys::unread_of(recipient)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let expression = if write.summarize {
             condition.push_str(" AND activity < :activity");
@@ -401,9 +387,12 @@ impl Store {
                 .expression_attribute_values(":text", AttributeValue::S(message.text.to_string()))
                 .expression_attribute_values(":at", AttributeValue::S(message.created_at.to_string()))
                 .expression_attribute_values(":activity", AttributeValue::S(message.key().to_string()));
-            format!("SET last_message = :text, last_message_at = :at, activity = :activity ADD {unread} :one")
+            format!(
+                "SET last_message = :text, last_message_at = :at, activity = :activity, {listed} = :listed \
+                 ADD {unread} :one"
+            )
         } else {
-            format!("ADD {unread} :one")
+            format!("SET {listed} = :listed ADD {unread} :one")
         };
         let update = update.update_expression(expression).condition_expression(condition).build().map_err(build_err)?;
         Ok(TransactWriteItem::builder().update(update).build())

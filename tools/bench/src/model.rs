@@ -19,8 +19,10 @@
 //! - an item in a TransactWriteItems: 2 WRU per KB, ConditionCheck included
 //!   (priced as a write of the item it checks: conservative);
 //! - an index entry: 1 write when created or removed, 2 when its key
-//!   changes (delete + put), 1 when the item changes under an unchanged key
-//!   (projection ALL); each per KB of the entry (the item plus 100 bytes);
+//!   changes (delete + put), 1 when what the index projects changes under
+//!   an unchanged key (any attribute for ALL, the listed ones for INCLUDE,
+//!   none otherwise); each per KB of the entry (what it projects plus 100
+//!   bytes);
 //!   priced as standard writes (the guide does not say index writes of a
 //!   transaction are doubled; `index_wru` is shown apart so either reading
 //!   can be made). A global index's writes land on the index's partition
@@ -71,12 +73,18 @@ pub struct Access {
 }
 
 /// An item's entry in one index, before and after a write: (partition key,
-/// sort key) when the item carries both.
+/// sort key) when the item carries both; the entry's bytes (what the index
+/// projects of the item) and whether they changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
     pub index: &'static str,
     pub before: Option<(String, String)>,
     pub after: Option<(String, String)>,
+    pub before_bytes: u64,
+    pub after_bytes: u64,
+    /// Whether the projected attributes differ (an INCLUDE index is not
+    /// written when only attributes it does not carry change).
+    pub changed: bool,
 }
 
 impl IndexEntry {
@@ -85,7 +93,31 @@ impl IndexEntry {
             let (p, k) = (item.get(index.partition_key)?, item.get(index.sort_key)?);
             Some((s(p), s(k)))
         };
-        IndexEntry { index: index.name, before: key(before), after: key(after) }
+        // What the entry carries: the table's keys, the index's, and the
+        // projected attributes (all of them for ALL).
+        let projected = |item: &Value| -> Value {
+            match (index.projection.attributes(), item.as_object()) {
+                (None, _) | (_, None) => item.clone(),
+                (Some(included), Some(map)) => {
+                    let keys = ["pk", "sk", index.partition_key, index.sort_key];
+                    Value::Object(
+                        map.iter()
+                            .filter(|(name, _)| keys.contains(&name.as_str()) || included.contains(&name.as_str()))
+                            .map(|(name, v)| (name.clone(), v.clone()))
+                            .collect(),
+                    )
+                }
+            }
+        };
+        let (b, a) = (projected(before), projected(after));
+        IndexEntry {
+            index: index.name,
+            before: key(before),
+            after: key(after),
+            before_bytes: item_size(&b),
+            after_bytes: item_size(&a),
+            changed: b != a,
+        }
     }
 
     /// The index writes of this entry by the rules above, and the index
@@ -93,13 +125,14 @@ impl IndexEntry {
     fn writes(&self, a: &Access) -> Vec<(String, f64)> {
         let entry = |bytes: u64| kb(bytes + INDEX_ENTRY_OVERHEAD);
         let at = |k: &Option<(String, String)>| format!("{}:{}", self.index, k.as_ref().map_or("", |k| k.0.as_str()));
+        let (before, after) = (self.before_bytes, self.after_bytes);
         match (&self.before, &self.after) {
             (None, None) => vec![],
-            _ if !a.changed => vec![],
-            (None, Some(_)) => vec![(at(&self.after), entry(a.after))],
-            (Some(_), None) => vec![(at(&self.before), entry(a.before))],
-            (Some(x), Some(y)) if x == y => vec![(at(&self.after), entry(a.before.max(a.after)))],
-            (Some(_), Some(_)) => vec![(at(&self.before), entry(a.before)), (at(&self.after), entry(a.after))],
+            _ if !a.changed || !self.changed => vec![],
+            (None, Some(_)) => vec![(at(&self.after), entry(after))],
+            (Some(_), None) => vec![(at(&self.before), entry(before))],
+            (Some(x), Some(y)) if x == y => vec![(at(&self.after), entry(before.max(after)))],
+            (Some(_), Some(_)) => vec![(at(&self.before), entry(before)), (at(&self.after), entry(after))],
         }
     }
 }
@@ -455,7 +488,14 @@ mod tests {
             sk: "S".into(),
             before,
             after,
-            entries: vec![IndexEntry { index: "i", before: key(ib), after: key(ia) }],
+            entries: vec![IndexEntry {
+                index: "i",
+                before: key(ib),
+                after: key(ia),
+                before_bytes: before,
+                after_bytes: after,
+                changed: true,
+            }],
             changed: true,
         }
     }
@@ -486,6 +526,9 @@ mod tests {
         assert_eq!(price(&write(Kind::Write, 400, 400, None, None)).index_wru, 0.0);
         let untouched = Access { changed: false, ..write(Kind::TransactionalWrite, 400, 400, Some("a"), Some("a")) };
         assert_eq!(price(&untouched).index_wru, 0.0, "a cancelled write moves no entry");
+        let mut unprojected = write(Kind::Write, 400, 400, Some("a"), Some("a"));
+        unprojected.entries[0].changed = false;
+        assert_eq!(price(&unprojected).index_wru, 0.0, "a change the index does not project writes no entry");
     }
 
     #[test]

@@ -337,10 +337,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(None) => {
                 MESSAGES_TABLE.create(store.client(), &table).await.map_err(|e| target.failure(e))?;
                 println!(
-                    "created table {table} on {}: keys pk/sk, global indexes {} and {}, on-demand billing",
+                    "created table {table} on {}: keys pk/sk, global indexes {}, on-demand billing",
                     target.describe(),
-                    store::LIST_A_INDEX.name,
-                    store::LIST_B_INDEX.name
+                    MESSAGES_TABLE.global_indexes.iter().map(|i| i.name).collect::<Vec<_>>().join(", ")
                 );
                 Ok(())
             }
@@ -361,12 +360,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             println!(
                 "conversations: {} written, {} already there; other items copied: {} ({} already there); \
-                 unread totals written: {}; old items removed: {}",
+                 unread-index keys set: {}; old items removed: {}",
                 report.conversations_created,
                 report.conversations_present,
                 report.items_copied,
                 report.items_present,
-                report.totals_written,
+                report.unread_keys_written,
                 report.legacy_removed
             );
             for group in &report.incomplete_groups {

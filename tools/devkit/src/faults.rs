@@ -46,12 +46,13 @@ pub enum Fault {
     LateAnswer(Duration),
     /// Cancel a TransactWriteItems as DynamoDB does when another transaction
     /// holds one of its items: `TransactionCanceledException`, the last item
-    /// `TransactionConflict`, the others `None`. Nothing is applied.
+    /// `TransactionConflict`, the others `None`; any other write gets
+    /// `TransactionConflictException`. Nothing is applied.
     Conflict,
     /// Cancel a TransactWriteItems as DynamoDB does when the condition of its
     /// first item failed (`ConditionalCheckFailed`, without the item; the
-    /// others `None`), as if another writer had just changed that item.
-    /// Nothing is applied.
+    /// others `None`), as if another writer had just changed that item; any
+    /// other write gets `ConditionalCheckFailedException`. Nothing is applied.
     ConditionFailed,
     /// `TransactionInProgressException`: a transaction with this
     /// ClientRequestToken is still being applied. Nothing is applied.
@@ -265,6 +266,14 @@ async fn handle_inner(
         }
         Some(Fault::DropBefore) => return Err(std::io::Error::other("injected: connection dropped")),
         Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(fault @ (Fault::Conflict | Fault::ConditionFailed)) if !target.ends_with("TransactWriteItems") => {
+            let code = if fault == Fault::Conflict {
+                "TransactionConflictException"
+            } else {
+                "ConditionalCheckFailedException"
+            };
+            return Ok(dynamodb_error(StatusCode::BAD_REQUEST, code));
+        }
         Some(fault @ (Fault::Conflict | Fault::ConditionFailed)) => {
             let items = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
