@@ -75,6 +75,8 @@ start_dynamodb_local() {
     if [ "$status" = 0 ]; then
       export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
       export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$port"
+      # For a test that starts an engine of its own (tools/devkit: PrivateDynamoDb).
+      export DYNAMODB_LOCAL_DIR="$jar_dir"
       return 0
     elif [ "$status" = 2 ]; then
       echo "error: DynamoDB Local did not answer on port $port within 60 s; log: $log" >&2

@@ -34,6 +34,54 @@ pub fn dynamodb_endpoint() -> String {
     required(DYNAMODB_ENV, "a local DynamoDB engine (DynamoDB Local)")
 }
 
+/// The folder of DynamoDBLocal.jar, exported by `scripts/lib.sh` when it
+/// starts the shared engine.
+pub const DYNAMODB_LOCAL_DIR_ENV: &str = "DYNAMODB_LOCAL_DIR";
+
+/// A DynamoDB Local of a test's own (in memory, on a free port), for a test
+/// that must not share the engine; stopped when dropped.
+pub struct PrivateDynamoDb {
+    child: std::sync::Mutex<std::process::Child>,
+    pub endpoint: String,
+}
+
+impl PrivateDynamoDb {
+    /// Starts one and waits until it answers (60 s at most), or fails saying why.
+    pub async fn start() -> PrivateDynamoDb {
+        let dir = required(DYNAMODB_LOCAL_DIR_ENV, "DynamoDB Local's folder (for an engine of the test's own)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free local port");
+        let child = std::process::Command::new("java")
+            .arg(format!("-Djava.library.path={dir}/DynamoDBLocal_lib"))
+            .args(["-jar", &format!("{dir}/DynamoDBLocal.jar"), "-inMemory", "-sharedDb", "-disableTelemetry"])
+            .args(["-port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start DynamoDB Local from {dir}: {e}. fix: run scripts/bootstrap"));
+        let engine =
+            PrivateDynamoDb { child: std::sync::Mutex::new(child), endpoint: format!("http://127.0.0.1:{port}") };
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return engine;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("DynamoDB Local (from {dir}) did not answer on port {port} within 60 s");
+    }
+}
+
+impl Drop for PrivateDynamoDb {
+    fn drop(&mut self) {
+        if let Ok(child) = self.child.get_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The local Cognito's URL (moto), or a failure that says how to get one.
 pub fn cognito_endpoint() -> String {
     required(COGNITO_ENV, "a local Cognito (moto)")
