@@ -1,6 +1,8 @@
 //! POST /api/messages with an `Idempotency-Key`: a retried send never stores
 //! the message twice, whether the first answer was lost, is still on its way,
-//! or arrived. The key's record is written in the message's own transaction.
+//! or arrived. The key is claimed (its record names the message's uuid and
+//! time) before the message's transaction; a request that finds it claimed
+//! sends that very message, which the transaction stores at most once.
 
 use std::sync::Arc;
 
@@ -172,6 +174,30 @@ async fn a_lost_answer_then_a_retry_with_the_key_stores_one_message() {
         assert_eq!(mine.len(), 1, "{key}: stored once");
         assert_eq!(json!(mine[0].uuid.to_string()), retry.body["uuid"], "{key}");
     }
+}
+
+/// The key is claimed, then the message's transaction fails on every
+/// attempt (as if the function died between the two): nothing but the
+/// claim is stored, and the retry with the key sends the claimed message,
+/// once, and counts it once; a third request replays it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claimed_key_whose_send_failed_is_completed_by_the_retry() {
+    let FaultStack { proxy, app, direct, .. } = FaultStack::start().await;
+    let body = reply("claimed, then failed");
+    let count = |v: &Value| v["count"].as_u64().unwrap_or(u64::MAX);
+    let unread_before = count(&app.message_counter(sample::BAYKO_SUB).await.body);
+    proxy.inject(Fault::ServerError, None, Some("TransactWriteItems"));
+    let failed = app.create_message_with_key(sample::ANDREW_SUB, "claimed-then-failed", &body).await;
+    proxy.heal();
+    assert_eq!(failed.pair(), (503, json!(["generic_503"])));
+    assert_eq!(messages_with_text(&direct, sample::GROUP, "claimed, then failed").await, 0, "no message yet");
+    let retry = app.create_message_with_key(sample::ANDREW_SUB, "claimed-then-failed", &body).await;
+    assert_eq!(retry.status, 200, "{retry:?}");
+    assert!(!retry.replayed, "stored by this request");
+    let again = app.create_message_with_key(sample::ANDREW_SUB, "claimed-then-failed", &body).await;
+    assert!(again.replayed && again.body == retry.body, "{again:?}");
+    assert_eq!(messages_with_text(&direct, sample::GROUP, "claimed, then failed").await, 1, "stored once");
+    assert_eq!(count(&app.message_counter(sample::BAYKO_SUB).await.body), unread_before + 1, "counted once");
 }
 
 /// The recipient's unread counts move with the message, once: a repeat of a

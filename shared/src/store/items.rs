@@ -284,17 +284,15 @@ pub(crate) struct ReservationItem {
 }
 
 /// An Idempotency-Key's record: the request it came with (a fingerprint)
-/// and what its answer needs (the message, but its text, which the request
-/// carries). Written in the message's own transaction.
+/// and the identity its message gets (uuid, time, and the uuid of the group
+/// it starts, if it starts one). Claimed before the message's transaction:
+/// any request with the key sends that very message, so it is stored once.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct IdempotencyItem {
     pub fingerprint: String,
     pub message_uuid: MessageUuid,
     pub message_group_uuid: GroupUuid,
     pub created_at: Timestamp,
-    pub sender_uuid: UserUuid,
-    pub sender_handle: Handle,
-    pub sender_display_name: DisplayName,
     /// Epoch seconds; DynamoDB's TTL removes the item after it.
     pub expires_at: i64,
 }

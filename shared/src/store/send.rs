@@ -1,12 +1,13 @@
 //! Sending: a reply, the start of a message group, the Idempotency-Key's
 //! claim, and the conversation's update (membership, summary, count).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use sha2::{Digest, Sha256};
 
-use super::items::{from_item, to_item, ConversationItem, IdempotencyItem, Item, MessageItem, PairItem, Side};
+use super::items::{from_item, to_item, ConversationItem, IdempotencyItem, MessageItem, PairItem, Side};
 use super::profiles::build_err;
-use super::{keys, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
+use super::{keys, sdk_error, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
     GroupUuid, Handle, IdempotencyKey, Message, MessageText, MessageUuid, NewMessage, Recipient, Timestamp,
     UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
@@ -18,7 +19,6 @@ use crate::error::{Error, Result};
 enum MessageTxItem {
     Message,
     Conversation,
-    IdempotencyKey,
 }
 
 /// The items of a new message group's transaction.
@@ -27,7 +27,6 @@ enum NewGroupItem {
     Pair,
     Conversation,
     Message,
-    IdempotencyKey,
 }
 
 /// What a send did.
@@ -39,9 +38,38 @@ pub struct Sent {
     pub replayed: bool,
 }
 
-/// A send's Idempotency-Key: claimed by a conditional Put in the message's
-/// own transaction, so that the key's record exists exactly when the
-/// message does.
+/// Who a message is before it is stored: its uuid, its time, and the uuid
+/// of the message group it starts if it starts one. A fresh one for every
+/// request; the recorded one for a request whose Idempotency-Key is claimed,
+/// so that every request with the key sends the very same message (its key
+/// `MSG#<group>` / `<time>#<uuid>` exists once: the transaction's condition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    uuid: MessageUuid,
+    at: Timestamp,
+    new_group: GroupUuid,
+}
+
+impl Identity {
+    fn fresh(at: Timestamp) -> Self {
+        Identity { uuid: MessageUuid::random(), at, new_group: GroupUuid::random() }
+    }
+}
+
+/// Whether a message's transaction stored it, or found it stored (by an
+/// earlier attempt, or another request with the same Idempotency-Key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    Now,
+    Before,
+}
+
+/// A send's Idempotency-Key: claimed by a conditional PutItem before the
+/// message's transaction (1 write unit, where a record in the transaction
+/// costs 2), with the identity the message gets. A request that finds the
+/// key claimed sends the recorded identity: the message is then stored once
+/// whichever request gets there first, and a claim whose send never
+/// happened (a crash between the two) is completed by the retry.
 #[derive(Debug, Clone)]
 struct KeyClaim {
     key: keys::Key,
@@ -60,54 +88,51 @@ impl KeyClaim {
         KeyClaim { key: keys::idempotency(sender.uuid, key), fingerprint, now }
     }
 
-    /// The record's Put: only where no live record of this key exists (one
+    /// Claims the key for `fresh`, where no live record of it exists (one
     /// past its lifetime that TTL has not removed yet counts as absent).
-    fn put(&self, store: &Store, message: &Message) -> Result<TransactWriteItem> {
+    /// The identity to send: `fresh` when this request claimed it, the
+    /// recorded one when an earlier request had; `IdempotencyKeyReused`
+    /// when that one asked for something else.
+    async fn claim(&self, store: &Store, fresh: Identity) -> Result<Identity> {
         let record = IdempotencyItem {
             fingerprint: self.fingerprint.clone(),
-            message_uuid: message.uuid,
-            message_group_uuid: message.group,
-            created_at: message.created_at,
-            sender_uuid: message.sender.uuid,
-            sender_handle: message.sender.handle.clone(),
-            sender_display_name: message.sender.display_name.clone(),
+            message_uuid: fresh.uuid,
+            message_group_uuid: fresh.new_group,
+            created_at: fresh.at,
             expires_at: self.now.unix_seconds() + IDEMPOTENCY_KEY_LIFETIME_SECS,
         };
-        let put = Put::builder()
+        let put = store
+            .client
+            .put_item()
             .table_name(store.table())
             .set_item(Some(to_item(self.key.clone(), &record)?))
             .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
             .expression_attribute_values(":now", AttributeValue::N(self.now.unix_seconds().to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// The answer to a request whose key is already recorded: the recorded
-    /// message when the request is the same, `IdempotencyKeyReused` when not.
-    async fn replay(&self, store: &Store, old: Option<&Item>, text: &MessageText) -> Result<Sent> {
+            .set_return_consumed_capacity(super::meter::mode(store.meter.as_deref()))
+            .send()
+            .await;
+        let old = match put {
+            Ok(out) => {
+                store.record(out.consumed_capacity.as_ref());
+                return Ok(fresh);
+            }
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    failed.item.clone().filter(|i| !i.is_empty())
+                }
+                _ => return Err(sdk_error(e)),
+            },
+        };
         let item = store
-            .as_it_was(old, self.key.clone())
+            .as_it_was(old.as_ref(), self.key.clone())
             .await?
             .ok_or_else(|| Error::internal("an idempotency key's condition failed without its record"))?;
-        let record = from_item::<IdempotencyItem>(item)?;
-        if record.fingerprint != self.fingerprint {
+        let recorded = from_item::<IdempotencyItem>(item)?;
+        if recorded.fingerprint != self.fingerprint {
             return Err(Error::IdempotencyKeyReused);
         }
-        let sender = UserSummary {
-            uuid: record.sender_uuid,
-            handle: record.sender_handle,
-            display_name: record.sender_display_name,
-        };
-        let message = Message {
-            uuid: record.message_uuid,
-            group: record.message_group_uuid,
-            sender,
-            text: text.clone(),
-            created_at: record.created_at,
-        };
-        Ok(Sent { message, replayed: true })
+        Ok(Identity { uuid: recorded.message_uuid, at: recorded.created_at, new_group: recorded.message_group_uuid })
     }
 }
 
@@ -129,11 +154,11 @@ impl ConversationWrite {
 
 impl Store {
     /// Sends `new` as `sender`: a reply or the start of a message group.
-    /// With an Idempotency-Key, the key's record is written in the message's
-    /// transaction; a request whose key is recorded writes nothing and gets
-    /// the recorded message back (`replayed`), or `IdempotencyKeyReused` if it
-    /// asks for something else. No extra round trip either way: the record
-    /// comes back with the failed condition.
+    /// With an Idempotency-Key, the key is claimed first (its record names
+    /// the message's identity); a request whose key is already claimed
+    /// sends the recorded message again, which the transaction's condition
+    /// stores at most once, and gets it back (`replayed` when it was stored
+    /// before), or `IdempotencyKeyReused` if it asks for something else.
     pub async fn send(
         &self,
         sender: &UserSummary,
@@ -141,13 +166,15 @@ impl Store {
         at: Timestamp,
         key: Option<&IdempotencyKey>,
     ) -> Result<Sent> {
-        let claim = key.map(|k| KeyClaim::new(sender, k, &new, at));
-        match new.recipient {
-            Recipient::Group(group) => self.reply(sender, group, new.text, at, claim.as_ref()).await,
-            Recipient::Handle(handle) => {
-                self.start(GroupUuid::random(), sender, &handle, new.text, at, claim.as_ref()).await
-            }
+        let mut identity = Identity::fresh(at);
+        if let Some(key) = key {
+            identity = KeyClaim::new(sender, key, &new, at).claim(self, identity).await?;
         }
+        let (message, stored) = match new.recipient {
+            Recipient::Group(group) => self.reply(sender, group, new.text, identity).await?,
+            Recipient::Handle(handle) => self.start(sender, &handle, new.text, identity).await?,
+        };
+        Ok(Sent { message, replayed: key.is_some() && stored == Stored::Before })
     }
 
     /// Replies in an existing message group. The sender's membership is
@@ -160,7 +187,7 @@ impl Store {
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
-        Ok(self.reply(sender, group, text, at, None).await?.message)
+        Ok(self.reply(sender, group, text, Identity::fresh(at)).await?.0)
     }
 
     async fn reply(
@@ -168,11 +195,10 @@ impl Store {
         sender: &UserSummary,
         group: GroupUuid,
         text: MessageText,
-        at: Timestamp,
-        claim: Option<&KeyClaim>,
-    ) -> Result<Sent> {
+        identity: Identity,
+    ) -> Result<(Message, Stored)> {
         let (conversation, side) = self.member_conversation(sender.uuid, group).await?;
-        self.append_and_read(sender, conversation, side, text, at, claim).await
+        self.append_and_read(sender, conversation, side, text, identity).await
     }
 
     /// Straight to a message's transaction, without the membership read: as
@@ -195,26 +221,25 @@ impl Store {
             group,
         );
         let side = assumed.side_of(sender.uuid).ok_or_else(|| Error::internal("the sender is not in its own item"))?;
-        Ok(self.append(sender, assumed, side, text, at, None).await?.message)
+        Ok(self.append(sender, assumed, side, text, Identity::fresh(at)).await?.0)
     }
 
     /// [`Store::append`], then the sender's side marked read (from the count
-    /// the conversation showed them).
+    /// the conversation showed them) when this request stored the message.
     async fn append_and_read(
         &self,
         sender: &UserSummary,
         conversation: ConversationItem,
         side: Side,
         text: MessageText,
-        at: Timestamp,
-        claim: Option<&KeyClaim>,
-    ) -> Result<Sent> {
+        identity: Identity,
+    ) -> Result<(Message, Stored)> {
         let (group, seen) = (conversation.message_group_uuid, conversation.unread(side));
-        let sent = self.append(sender, conversation, side, text, at, claim).await?;
-        if !sent.replayed && seen > 0 {
+        let (message, stored) = self.append(sender, conversation, side, text, identity).await?;
+        if stored == Stored::Now && seen > 0 {
             self.read_by_sender(sender.uuid, group, side, seen).await;
         }
-        Ok(sent)
+        Ok((message, stored))
     }
 
     /// Stores a message from `sender` in `conversation` (as last read), in
@@ -234,37 +259,30 @@ impl Store {
         mut conversation: ConversationItem,
         sender_side: Side,
         text: MessageText,
-        at: Timestamp,
-        claim: Option<&KeyClaim>,
-    ) -> Result<Sent> {
+        identity: Identity,
+    ) -> Result<(Message, Stored)> {
         let group = conversation.message_group_uuid;
-        let recipient_side = sender_side.other();
-        let recipient = conversation.member(recipient_side).uuid;
-        let message = Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text, created_at: at };
+        let recipient = conversation.member(sender_side.other()).uuid;
+        let message = Message { uuid: identity.uuid, group, sender: sender.clone(), text, created_at: identity.at };
         let put_message = self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?;
-        let put_key = claim.map(|c| c.put(self, &message)).transpose()?;
 
         // Each round re-plans from the conversation as the failed condition
-        // returned it (a newer message, a read); conflicts are retried inside
-        // the runner.
+        // returned it (a newer message); conflicts are retried inside the
+        // runner.
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
             let write = ConversationWrite::plan(&conversation, &message);
-            let mut items = vec![(MessageTxItem::Message, put_message.clone())];
-            if let Some(put) = &put_key {
-                items.push((MessageTxItem::IdempotencyKey, put.clone()));
-            }
-            items.push((
-                MessageTxItem::Conversation,
-                self.conversation_update(&message, sender_side, recipient, write)?,
-            ));
+            let items = [
+                (MessageTxItem::Message, put_message.clone()),
+                (MessageTxItem::Conversation, self.conversation_update(&message, sender_side, recipient, write)?),
+            ];
             let outcome = self.run_transaction(&items).await?;
-            // The message's key holds a fresh uuid: if it exists, this very
-            // transaction was applied by an earlier attempt.
-            if matches!(outcome, Outcome::Applied) || outcome.failed(MessageTxItem::Message).is_some() {
-                return Ok(Sent { message, replayed: false });
+            if matches!(outcome, Outcome::Applied) {
+                return Ok((message, Stored::Now));
             }
-            if let (Some(claim), Some(old)) = (claim, outcome.failed(MessageTxItem::IdempotencyKey)) {
-                return claim.replay(self, old.as_ref(), &message.text).await;
+            // The message's key is its own (a fresh uuid, or its
+            // Idempotency-Key's): if it exists, it is this very message.
+            if outcome.failed(MessageTxItem::Message).is_some() {
+                return Ok((message, Stored::Before));
             }
             if let Some(old) = outcome.failed(MessageTxItem::Conversation) {
                 conversation = match self.conversation_as_it_was(old, group).await? {
@@ -289,7 +307,7 @@ impl Store {
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
-        self.start_message_group_in(GroupUuid::random(), sender, recipient, text, at).await
+        Ok(self.start(sender, recipient, text, Identity::fresh(at)).await?.0)
     }
 
     /// [`Store::start_message_group`], naming the uuid a new group gets (seed
@@ -303,18 +321,17 @@ impl Store {
         text: MessageText,
         at: Timestamp,
     ) -> Result<Message> {
-        Ok(self.start(group, sender, recipient, text, at, None).await?.message)
+        let identity = Identity { new_group: group, ..Identity::fresh(at) };
+        Ok(self.start(sender, recipient, text, identity).await?.0)
     }
 
     async fn start(
         &self,
-        group: GroupUuid,
         sender: &UserSummary,
         recipient: &Handle,
         text: MessageText,
-        at: Timestamp,
-        claim: Option<&KeyClaim>,
-    ) -> Result<Sent> {
+        identity: Identity,
+    ) -> Result<(Message, Stored)> {
         if recipient.same_as(&sender.handle) {
             return Err(Error::CannotMessageSelf);
         }
@@ -322,14 +339,15 @@ impl Store {
         if other.uuid == sender.uuid {
             return Err(Error::CannotMessageSelf);
         }
+        let group = identity.new_group;
         let message =
-            Message { uuid: MessageUuid::random(), group, sender: sender.clone(), text: text.clone(), created_at: at };
+            Message { uuid: identity.uuid, group, sender: sender.clone(), text: text.clone(), created_at: identity.at };
         let pair_key = keys::pair(sender.uuid, other.uuid);
         let conversation = ConversationItem::new((sender, 0), (&other, 1), message.text.clone(), message.key(), group);
         // Optimistic: create the pair, the conversation and the message at
         // once (one round trip for a new message group). If the pair exists,
         // the message group does too, and the message goes there instead.
-        let mut items = vec![
+        let items = [
             (NewGroupItem::Pair, self.put_new(to_item(pair_key.clone(), &PairItem { message_group_uuid: group })?)?),
             (NewGroupItem::Conversation, self.put_new(to_item(keys::conversation(group), &conversation)?)?),
             (
@@ -337,16 +355,12 @@ impl Store {
                 self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?,
             ),
         ];
-        if let Some(claim) = claim {
-            items.push((NewGroupItem::IdempotencyKey, claim.put(self, &message)?));
-        }
         let outcome = self.run_transaction(&items).await?;
-        if matches!(outcome, Outcome::Applied) || outcome.failed(NewGroupItem::Message).is_some() {
-            // Applied (by an earlier attempt, if the message exists).
-            return Ok(Sent { message, replayed: false });
+        if matches!(outcome, Outcome::Applied) {
+            return Ok((message, Stored::Now));
         }
-        if let (Some(claim), Some(old)) = (claim, outcome.failed(NewGroupItem::IdempotencyKey)) {
-            return claim.replay(self, old.as_ref(), &message.text).await;
+        if outcome.failed(NewGroupItem::Message).is_some() {
+            return Ok((message, Stored::Before));
         }
         let Some(old) = outcome.failed(NewGroupItem::Pair) else {
             return Err(Error::internal("a new message group's conversation existed without its pair"));
@@ -357,7 +371,7 @@ impl Store {
             .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?;
         let existing = from_item::<PairItem>(pair)?.message_group_uuid;
         let (conversation, side) = self.member_conversation(sender.uuid, existing).await?;
-        self.append_and_read(sender, conversation, side, text, at, claim).await
+        self.append_and_read(sender, conversation, side, text, identity).await
     }
 
     /// The conversation's update in a message's transaction: the sender is a
