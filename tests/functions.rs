@@ -10,7 +10,7 @@ use cruddur_core::realtime::{self, Delivery};
 use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
 use cruddur_devkit::connections::ConnectionsStandIn;
-use cruddur_devkit::events::{self, events_dir, ApiEvent, Expectation, Expected};
+use cruddur_devkit::events::{self, ApiEvent, Expectation, Expected};
 use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, seeded_store};
 use cruddur_devkit::seed::{self, MESSAGES};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
@@ -50,13 +50,20 @@ fn assert_codes(answer: &Answer, codes: &[&str]) {
 /// list through `sam local invoke`), then the answer's contract.
 #[tokio::test]
 async fn every_sample_event_gets_the_contract_answer() {
-    let mut names: Vec<String> = std::fs::read_dir(events_dir())
+    // What is on disk is what the devkit embedded (tools/devkit/build.rs), byte for byte.
+    let events_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut names: Vec<String> = std::fs::read_dir(&events_dir)
         .expect("events/ exists")
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
     assert!(names.len() >= 20, "{names:?}");
+    assert_eq!(events::sample_names(), names, "every sample event is embedded");
+    for name in names.iter().map(String::as_str).chain(["expected.tsv"]) {
+        let on_disk = std::fs::read_to_string(events_dir.join(name)).unwrap();
+        assert_eq!(events::sample_text(name), on_disk, "{name}: embedded as it is");
+    }
     let expectations = events::expectations();
     let mut listed: Vec<String> = expectations.iter().map(|e| e.event.clone()).collect();
     listed.sort();
@@ -65,29 +72,29 @@ async fn every_sample_event_gets_the_contract_answer() {
     // tests/template.rs checks that each line names the function that
     // receives the event in the template.
     for Expectation { event: name, expected, .. } in &expectations {
-        let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
+        let text = events::sample_text(name);
         let store = seeded_store().await;
         let app = TestApp::new(store.clone());
         match name.as_str() {
             "post-confirmation.json" => {
                 assert_eq!(expected, &Expected::Accepted);
-                let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(&text).unwrap();
+                let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(text).unwrap();
                 let before = item_count(&store).await;
                 // The fixture registered andrewbrown already: a redelivery.
                 let out = triggers::post_confirmation(&store, event).await.expect("accepted");
-                assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(&text).unwrap());
+                assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(text).unwrap());
                 assert_eq!(item_count(&store).await, before, "a redelivered event writes nothing");
                 // And on an empty table it creates the profile.
                 let empty = fresh_store().await;
-                let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(&text).unwrap();
+                let event: CognitoEventUserPoolsPostConfirmation = serde_json::from_str(text).unwrap();
                 triggers::post_confirmation(&empty, event).await.expect("accepted");
                 assert_eq!(item_count(&empty).await, 3, "profile, handle claim, Cognito link");
             }
             "pre-sign-up.json" | "pre-sign-up-taken.json" => {
-                let event: CognitoEventUserPoolsPreSignup = serde_json::from_str(&text).unwrap();
+                let event: CognitoEventUserPoolsPreSignup = serde_json::from_str(text).unwrap();
                 match (triggers::pre_sign_up(&store, event).await, expected) {
                     (Ok(out), Expected::Accepted) => {
-                        assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(&text).unwrap())
+                        assert_eq!(serde_json::to_value(&out).unwrap(), serde_json::from_str::<Value>(text).unwrap())
                     }
                     (Err(err), Expected::Refused) => {
                         assert_eq!(err.to_string(), "The handle Bayko is already taken. Please choose another one.")
@@ -100,23 +107,20 @@ async fn every_sample_event_gets_the_contract_answer() {
                 // fetched (tools/local-api's e2e tests allow real ones).
                 let settings = VerifierSettings::cognito("us-east-1", "us-east-1_CRUDDUR01", vec!["client".into()]);
                 let verifier = Verifier::new(settings);
-                let answer =
-                    realtime::authorize(&verifier, &store, serde_json::from_str(&text).unwrap()).await.unwrap();
+                let answer = realtime::authorize(&verifier, &store, serde_json::from_str(text).unwrap()).await.unwrap();
                 let effect = &answer.policy_document.statement[0].effect;
                 let got = if matches!(effect, IamPolicyEffect::Allow) { Expected::Allowed } else { Expected::Denied };
                 assert_eq!(&got, expected, "{name}");
-                let sample: Value = serde_json::from_str(&text).unwrap();
+                let sample: Value = serde_json::from_str(text).unwrap();
                 assert_eq!(json!(answer.policy_document.statement[0].resource), json!([sample["methodArn"]]));
                 assert_eq!(item_count(&store).await, item_count(&seeded_store().await).await, "nothing stored");
             }
             "websocket-connect.json" | "websocket-disconnect.json" => {
-                let event: ApiGatewayWebsocketProxyRequest = serde_json::from_str(&text).unwrap();
+                let event: ApiGatewayWebsocketProxyRequest = serde_json::from_str(text).unwrap();
                 let user =
                     UserUuid::parse(event.request_context.authorizer.fields["user_uuid"].as_str().unwrap()).unwrap();
-                let connect: ApiGatewayWebsocketProxyRequest = serde_json::from_str(
-                    &std::fs::read_to_string(events_dir().join("websocket-connect.json")).unwrap(),
-                )
-                .unwrap();
+                let connect: ApiGatewayWebsocketProxyRequest =
+                    serde_json::from_str(events::sample_text("websocket-connect.json")).unwrap();
                 let connected = realtime::connect(&store, connect).await;
                 assert_eq!(connected.status_code, 200);
                 assert_eq!(store.connections_of(user, Timestamp::now()).await.unwrap().len(), 1, "recorded");
@@ -136,8 +140,8 @@ async fn every_sample_event_gets_the_contract_answer() {
                 // bayko's copy with his counts; londo's tab gets nothing;
                 // bayko's gone one (410) is tried once and removed, and the
                 // batch does not fail for it.
-                let event: lambda_http::aws_lambda_events::dynamodb::Event = serde_json::from_str(&text).unwrap();
-                let sample_json: Value = serde_json::from_str(&text).unwrap();
+                let event: lambda_http::aws_lambda_events::dynamodb::Event = serde_json::from_str(text).unwrap();
+                let sample_json: Value = serde_json::from_str(text).unwrap();
                 let images: Vec<&Value> =
                     sample_json["Records"].as_array().unwrap().iter().map(|r| &r["dynamodb"]["NewImage"]).collect();
                 assert!(event.records.iter().all(realtime::is_new_message), "{name}: new messages");

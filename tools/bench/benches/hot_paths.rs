@@ -26,10 +26,9 @@ fn message(i: usize) -> Message {
 }
 
 fn parsing(c: &mut Criterion) {
-    let event =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/list-messages.json")).unwrap();
+    let event = cruddur_devkit::events::sample_text("list-messages.json");
     c.bench_function("lambda_http event -> Request (list-messages.json)", |b| {
-        b.iter(|| lambda_http::request::from_str(black_box(&event)).unwrap())
+        b.iter(|| lambda_http::request::from_str(black_box(event)).unwrap())
     });
     let body = Body::Text(
         r#"{"message":"See you at the conference!","message_group_uuid":"5ae290ed-55d1-47a0-bc6d-fe2bc2700399"}"#

@@ -68,9 +68,9 @@ enum Command {
         sample_events: bool,
     },
     /// Move a table of the shape before issue 26 (group rows under GRP#, one UNREAD item with a
-    /// set, a local index) to today's (one CONV# item a message group, sharded totals, two list
-    /// indexes). In place, or from --from TABLE into this one. Idempotent and resumable; run it
-    /// while no message is being sent (docs/operations.md).
+    /// set, a local index; or sharded UNREAD totals) to today's (one CONV# item a message group,
+    /// two list and two unread indexes). In place, or from --from TABLE into this one. Idempotent
+    /// and resumable; run it while no message is being sent (docs/operations.md).
     Migrate {
         /// The table of the old shape (default: this one, in place).
         #[arg(long)]
@@ -83,12 +83,16 @@ enum Command {
         json: bool,
     },
     /// One message group's latest messages, oldest first, with the read capacity consumed.
+    /// Also `get-conversation` (the original scripts' name).
+    #[command(alias = "get-conversation")]
     ListMessages {
         message_group_uuid: String,
         #[arg(long, default_value_t = 20)]
         limit: u8,
     },
     /// One user's message groups, newest first, with the read capacity consumed.
+    /// Also `list-conversations` (the original scripts' name).
+    #[command(alias = "list-conversations")]
     ListMessageGroups {
         handle: String,
         #[arg(long, default_value_t = 20)]
@@ -144,18 +148,25 @@ fn is_aws(url: &str) -> bool {
     host == "amazonaws.com" || host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn")
 }
 
-/// Commands that write to the table or the user pool.
+/// Commands that write to the table or the user pool. Every command is
+/// named (no catch-all): a new one does not compile until it says whether
+/// it writes, so none reaches AWS without `--yes` by omission.
 fn writes(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::SchemaLoad
-            | Command::Drop { .. }
-            | Command::Migrate { .. }
-            | Command::Seed { .. }
-            | Command::DevSetup { .. }
-            | Command::Cognito(cognito::CognitoCommand::SyncUsers { .. })
-            | Command::Cognito(cognito::CognitoCommand::RepairUsers { .. })
-    )
+    use cognito::CognitoCommand;
+    use realtime::RealtimeCommand;
+    match command {
+        Command::SchemaLoad | Command::Drop { .. } | Command::Migrate { .. } | Command::Seed { .. } => true,
+        Command::DevSetup { .. } => true,
+        Command::ListTables | Command::Scan { .. } | Command::ListMessages { .. } => false,
+        Command::ListMessageGroups { .. } | Command::Token { .. } => false,
+        Command::Cognito(c) => match c {
+            CognitoCommand::SyncUsers { .. } | CognitoCommand::RepairUsers { .. } => true,
+            CognitoCommand::ListUsers { .. } => false,
+        },
+        Command::Realtime(r) => match r {
+            RealtimeCommand::Failures { .. } => false,
+        },
+    }
 }
 
 /// Seeding writes messages as the seed users; on AWS, a seed handle that

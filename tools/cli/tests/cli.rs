@@ -54,6 +54,13 @@ fn list_messages_prints_the_seeded_messages_oldest_first_with_capacity() {
     let groups = ok(&table, &["list-message-groups", "bayko"]);
     assert!(groups.contains(MESSAGE_GROUP_UUID) && groups.contains("andrewbrown"), "{groups}");
     assert!(groups.contains("unread message(s) in"), "the counter's figures: {groups}");
+
+    // The original scripts' names, which the seed's users type.
+    let strip = |out: &str| out.lines().filter(|l| !l.contains("consumed")).collect::<Vec<_>>().join("\n");
+    let aliased = ok(&table, &["get-conversation", MESSAGE_GROUP_UUID, "--limit", "100"]);
+    assert_eq!(strip(&aliased), strip(&out), "get-conversation is list-messages");
+    let aliased = ok(&table, &["list-conversations", "bayko"]);
+    assert_eq!(strip(&aliased), strip(&groups), "list-conversations is list-message-groups");
 }
 
 #[test]

@@ -7,8 +7,6 @@
 //! [`ApiEvent::new`]. Either way the JSON goes through lambda_http's own
 //! deserialisation, as in Lambda.
 
-use std::path::{Path, PathBuf};
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use lambda_http::aws_lambda_events::apigw::{
@@ -18,16 +16,30 @@ use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmat
 use lambda_http::aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
 use serde_json::{json, Map, Value};
 
-/// The repository's `events/` folder.
-pub fn events_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
+/// The files of `events/`, embedded at build time (`build.rs`): a binary
+/// built from the devkit reads no source tree.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/events.rs"));
+}
+
+/// The names of the sample events (`*.json` in `events/`), in order.
+pub fn sample_names() -> Vec<&'static str> {
+    embedded::FILES.iter().map(|(name, _)| *name).filter(|n| n.ends_with(".json")).collect()
+}
+
+/// A file of `events/` by name (`list-messages.json`, `expected.tsv`), as
+/// embedded at build time.
+pub fn sample_text(name: &str) -> &'static str {
+    embedded::FILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+        .unwrap_or_else(|| panic!("events/{name} is not a sample event (rebuild after adding one)"))
 }
 
 /// A sample event's JSON, by file name (`list-messages.json`).
 pub fn sample_json(name: &str) -> Value {
-    let path = events_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_str(sample_text(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
 }
 
 /// What a sample event must get (`events/expected.tsv`, the one list that
@@ -63,8 +75,7 @@ pub struct Expectation {
 
 /// Every line of `events/expected.tsv`, in file order.
 pub fn expectations() -> Vec<Expectation> {
-    let path = events_dir().join("expected.tsv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = sample_text("expected.tsv");
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|line| {
@@ -72,7 +83,7 @@ pub fn expectations() -> Vec<Expectation> {
             let (event, function, expected, posted_to) = match cols[..] {
                 [event, function, expected] => (event, function, expected, None),
                 [event, function, "delivered", posted_to] => (event, function, "delivered", Some(posted_to)),
-                _ => panic!("{}: three tab-separated columns expected (four for delivered): {line:?}", path.display()),
+                _ => panic!("events/expected.tsv: three tab-separated columns expected (four for delivered): {line:?}"),
             };
             let expected = match expected {
                 "accepted" => Expected::Accepted,
@@ -85,7 +96,7 @@ pub fn expectations() -> Vec<Expectation> {
                     Expected::Delivered(ids)
                 }
                 status => Expected::Status(
-                    status.parse().unwrap_or_else(|_| panic!("{}: bad status {status:?}", path.display())),
+                    status.parse().unwrap_or_else(|_| panic!("events/expected.tsv: bad status {status:?}")),
                 ),
             };
             Expectation { event: event.to_owned(), function: function.to_owned(), expected }
