@@ -144,7 +144,8 @@ fn every_contract_route_is_routed_to_its_function_behind_the_jwt_authorizer() {
             routed.insert((key, binary.clone()));
         }
     }
-    let expected: BTreeSet<(String, String)> = ROUTES.iter().map(|(k, f)| ((*k).to_owned(), (*f).to_owned())).collect();
+    let expected: BTreeSet<(String, String)> =
+        ROUTES.iter().map(|r| (r.key.to_owned(), r.function.to_owned())).collect();
     assert_eq!(routed, expected, "exactly the contract's routes, each to its function");
 }
 
@@ -159,7 +160,7 @@ fn every_sample_event_is_listed_with_the_function_that_receives_it() {
         let sample = cruddur_devkit::events::sample_json(&e.event);
         let websocket_route = sample["requestContext"]["routeKey"].as_str();
         let binary = match sample["routeKey"].as_str() {
-            Some(route) => ROUTES.iter().find(|(r, _)| *r == route).map(|(_, b)| *b).expect("a contract route"),
+            Some(route) => ROUTES.iter().find(|r| r.key == route).map(|r| r.function).expect("a contract route"),
             None if sample["type"] == "REQUEST" && websocket_route == Some("$connect") => {
                 websocket_function(&t, "WebSocketAuthorizer", "AuthorizerUri")
             }

@@ -11,6 +11,7 @@ mod response;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -241,29 +242,65 @@ pub async fn users_short(app: &App, request: Request) -> Result<Response<Body>, 
     .await
 }
 
-/// Every HTTP route: API Gateway route key and the function that serves it
-/// (the folder under `functions/`, which is also the binary's name).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET /api/message_groups", "list-message-groups"),
-    ("GET /api/messages/{message_group_uuid}", "list-messages"),
-    ("POST /api/messages", "create-message"),
-    ("GET /api/users/{handle}/short", "users-short"),
-    ("GET /api/messages/counter", "message-counter"),
-    ("POST /api/message_groups/{message_group_uuid}/read", "mark-read"),
+/// What serves a route: a handler above, boxed (each async fn has its own
+/// future type).
+pub type Handler =
+    for<'a> fn(&'a App, Request) -> Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send + 'a>>;
+
+/// One HTTP route, declared once: its API Gateway route key, the function
+/// that serves it on Lambda (the folder under `functions/`, which is also
+/// the binary's name) and its handler. The dispatch, the local API's
+/// matching and the tests read this; `tests/template.rs` checks the
+/// template against it.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub key: &'static str,
+    pub function: &'static str,
+    pub handler: Handler,
+}
+
+/// Every HTTP route.
+pub const ROUTES: &[Route] = &[
+    Route {
+        key: "GET /api/message_groups",
+        function: "list-message-groups",
+        handler: |app, request| Box::pin(list_message_groups(app, request)),
+    },
+    Route {
+        key: "GET /api/messages/{message_group_uuid}",
+        function: "list-messages",
+        handler: |app, request| Box::pin(list_messages(app, request)),
+    },
+    Route {
+        key: "POST /api/messages",
+        function: "create-message",
+        handler: |app, request| Box::pin(create_message(app, request)),
+    },
+    Route {
+        key: "GET /api/users/{handle}/short",
+        function: "users-short",
+        handler: |app, request| Box::pin(users_short(app, request)),
+    },
+    Route {
+        key: "GET /api/messages/counter",
+        function: "message-counter",
+        handler: |app, request| Box::pin(message_counter(app, request)),
+    },
+    Route {
+        key: "POST /api/message_groups/{message_group_uuid}/read",
+        function: "mark-read",
+        handler: |app, request| Box::pin(mark_read(app, request)),
+    },
 ];
 
 /// Serves a request by its route key (`requestContext.routeKey`), as API
 /// Gateway would pick the function: for the local API server and tests.
 /// An unknown route is 404 `not_found`.
 pub async fn dispatch(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
-    match request::route_key(&request) {
-        Some("GET /api/message_groups") => list_message_groups(app, request).await,
-        Some("GET /api/messages/{message_group_uuid}") => list_messages(app, request).await,
-        Some("POST /api/messages") => create_message(app, request).await,
-        Some("GET /api/users/{handle}/short") => users_short(app, request).await,
-        Some("GET /api/messages/counter") => message_counter(app, request).await,
-        Some("POST /api/message_groups/{message_group_uuid}/read") => mark_read(app, request).await,
-        _ => Ok(ApiError::new(StatusCode::NOT_FOUND, "not_found").into_response()),
+    let key = request::route_key(&request);
+    match ROUTES.iter().find(|route| Some(route.key) == key) {
+        Some(route) => (route.handler)(app, request).await,
+        None => Ok(ApiError::new(StatusCode::NOT_FOUND, "not_found").into_response()),
     }
 }
 

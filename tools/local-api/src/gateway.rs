@@ -25,7 +25,7 @@ pub struct Route {
 /// (`/api/messages/counter` over `/api/messages/{message_group_uuid}`).
 pub fn match_route(method: &str, path: &str) -> Option<Route> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let matches = ROUTES.iter().filter_map(|(key, _)| {
+    let matches = ROUTES.iter().map(|r| r.key).filter_map(|key| {
         let (route_method, pattern) = key.split_once(' ')?;
         if route_method != method {
             return None;
