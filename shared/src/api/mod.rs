@@ -259,38 +259,21 @@ pub struct Route {
     pub handler: Handler,
 }
 
+/// A [`Route`] from its key, function and handler.
+macro_rules! route {
+    ($key:literal, $function:literal, $handler:ident) => {
+        Route { key: $key, function: $function, handler: |app, request| Box::pin($handler(app, request)) }
+    };
+}
+
 /// Every HTTP route.
 pub const ROUTES: &[Route] = &[
-    Route {
-        key: "GET /api/message_groups",
-        function: "list-message-groups",
-        handler: |app, request| Box::pin(list_message_groups(app, request)),
-    },
-    Route {
-        key: "GET /api/messages/{message_group_uuid}",
-        function: "list-messages",
-        handler: |app, request| Box::pin(list_messages(app, request)),
-    },
-    Route {
-        key: "POST /api/messages",
-        function: "create-message",
-        handler: |app, request| Box::pin(create_message(app, request)),
-    },
-    Route {
-        key: "GET /api/users/{handle}/short",
-        function: "users-short",
-        handler: |app, request| Box::pin(users_short(app, request)),
-    },
-    Route {
-        key: "GET /api/messages/counter",
-        function: "message-counter",
-        handler: |app, request| Box::pin(message_counter(app, request)),
-    },
-    Route {
-        key: "POST /api/message_groups/{message_group_uuid}/read",
-        function: "mark-read",
-        handler: |app, request| Box::pin(mark_read(app, request)),
-    },
+    route!("GET /api/message_groups", "list-message-groups", list_message_groups),
+    route!("GET /api/messages/{message_group_uuid}", "list-messages", list_messages),
+    route!("POST /api/messages", "create-message", create_message),
+    route!("GET /api/users/{handle}/short", "users-short", users_short),
+    route!("GET /api/messages/counter", "message-counter", message_counter),
+    route!("POST /api/message_groups/{message_group_uuid}/read", "mark-read", mark_read),
 ];
 
 /// Serves a request by its route key (`requestContext.routeKey`), as API
