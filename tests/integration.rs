@@ -4,6 +4,7 @@
 //! is process-wide.
 
 mod concurrency;
+mod contract;
 mod delivery;
 mod faults;
 mod functions;

@@ -62,6 +62,7 @@ impl TestApp {
     }
 
     async fn answer(&self, request: lambda_http::Request) -> Answer {
+        let route = route_key(&request);
         // Boxed: a test awaiting many calls would otherwise hold every
         // handler's (large, in debug builds) future on its thread's stack.
         let response = match Box::pin(api::dispatch(&self.app, request)).await {
@@ -71,6 +72,18 @@ impl TestApp {
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         assert_eq!(header("content-type").as_deref(), Some("application/json"), "every response is JSON");
         let bytes = response.body().as_ref();
+        // Every answer of a route is one docs/openapi.yaml describes (a
+        // request naming no route is the dispatch's 404, not an operation's).
+        if let Some(route) = route.filter(|r| api::ROUTES.iter().any(|known| known.key == r)) {
+            let headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            if let Err(why) = crate::contract::check_response(&route, response.status().as_u16(), &headers, bytes) {
+                panic!("an answer outside the contract: {why}");
+            }
+        }
         Answer {
             status: response.status().as_u16(),
             body: serde_json::from_slice(bytes)
@@ -154,6 +167,17 @@ pub fn users_short_event(handle: &str) -> ApiEvent {
 /// GET /api/message_groups, from the sample event.
 pub fn message_groups_event() -> ApiEvent {
     ApiEvent::sample("list-message-groups.json")
+}
+
+/// The request's API Gateway route key (`requestContext.routeKey`).
+fn route_key(request: &lambda_http::Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.route_key.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
 }
 
 /// A Lambda context whose deadline is `time_left` from now.

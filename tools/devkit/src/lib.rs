@@ -7,6 +7,7 @@
 //! - [`fixtures`]: a fresh table per test, the sample fixture, constructors.
 //! - [`events`]: the one builder of API Gateway, Cognito and stream events.
 //! - [`client`]: the one test client, a method per route.
+//! - [`contract`]: the contract documents, and the one validator of answers and socket frames.
 //! - [`net`]: the one accept loop and the one forwarding proxy.
 //! - [`faults`]: the fault-injecting DynamoDB proxy of the reliability tests.
 //! - [`cognito`]: the local user pool's set-up, and tokens.
@@ -16,6 +17,7 @@
 pub mod client;
 pub mod cognito;
 pub mod connections;
+pub mod contract;
 pub mod engines;
 pub mod events;
 pub mod faults;

@@ -1,0 +1,163 @@
+//! The code against docs/openapi.yaml and docs/asyncapi.yaml, both ways: the
+//! routes it serves are the documented ones, no more, no fewer; every answer
+//! the suites get is documented (the devkit's test client validates each one
+//! against the document, so a field, status, code or header the code adds
+//! alone fails there); and every status the document gives a route is one
+//! the code answers (below), so a documented status the code cannot produce
+//! fails here. The socket's events are validated by the WebSocket client and
+//! the `@connections` stand-in the same way.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use cruddur_core::api::ROUTES;
+use cruddur_devkit::client::{
+    create_message_event, mark_read_event, message_groups_event, messages_event, reply, users_short_event, TestApp,
+};
+use cruddur_devkit::contract;
+use cruddur_devkit::events::{expectations, sample_json, ApiEvent, Expected};
+use cruddur_devkit::faults::{Fault, FaultStack};
+use cruddur_devkit::fixtures::{sample, sample_app};
+use serde_json::json;
+
+/// Statuses that API Gateway answers itself, in front of the functions:
+/// its throttle (429, every route) and its payload limit (413, which the
+/// local API's end-to-end suite produces: tools/local-api/tests/e2e.rs).
+fn gateway_only(route: &str, status: u16) -> bool {
+    status == 429 || (route == "POST /api/messages" && status == 413)
+}
+
+#[test]
+fn the_documented_routes_are_the_routes_the_code_serves() {
+    let served: BTreeSet<String> = ROUTES.iter().map(|r| r.key.to_owned()).collect();
+    let documented: BTreeSet<String> = contract::documented_routes().into_iter().collect();
+    assert_eq!(served, documented, "api::ROUTES and docs/openapi.yaml's operations");
+}
+
+#[test]
+fn every_sample_event_expects_a_documented_status() {
+    for expectation in expectations() {
+        let (name, Expected::Status(status)) = (&expectation.event, expectation.expected) else { continue };
+        let event = sample_json(name);
+        let Some(route) = event["routeKey"].as_str().filter(|r| r.starts_with("GET ") || r.starts_with("POST ")) else {
+            continue;
+        };
+        assert!(
+            contract::documented_statuses(route).contains(&status),
+            "events/{name}: {status} is not documented for {route}"
+        );
+    }
+}
+
+fn counter_event() -> ApiEvent {
+    ApiEvent::sample("message-counter.json")
+}
+
+/// One request per route for each outcome that needs no broken database.
+fn healthy_cases() -> Vec<(ApiEvent, Option<&'static str>, u16)> {
+    let group = sample::GROUP;
+    let andrew = Some(sample::ANDREW_SUB);
+    let londo = Some(sample::LONDO_SUB);
+    let nobody = Some("0b1c2d3e-4f50-4a6b-9c8d-7e6f5a4b3c2d");
+    let unknown_group = "00000000-0000-4000-8000-000000000000";
+    vec![
+        (message_groups_event(), andrew, 200),
+        (message_groups_event().query("limit=0"), andrew, 400),
+        (message_groups_event(), None, 401),
+        (message_groups_event(), nobody, 404),
+        (messages_event(group), andrew, 200),
+        (messages_event("not-a-uuid"), andrew, 400),
+        (messages_event(group), None, 401),
+        (messages_event(group), londo, 403),
+        (messages_event(unknown_group), andrew, 404),
+        (create_message_event().json_body(&reply("contract")), andrew, 200),
+        (create_message_event().body(b"{\"message\":"), andrew, 400),
+        (create_message_event().json_body(&reply("contract")), None, 401),
+        (create_message_event().json_body(&reply("contract")), londo, 403),
+        (create_message_event().json_body(&json!({"message": "hi", "handle": "nobody"})), andrew, 404),
+        (create_message_event().json_body(&json!({"message": " "})), andrew, 422),
+        (counter_event(), andrew, 200),
+        (counter_event(), None, 401),
+        (counter_event(), nobody, 404),
+        (mark_read_event(group), andrew, 200),
+        (mark_read_event("not-a-uuid"), andrew, 400),
+        (mark_read_event(group), None, 401),
+        (mark_read_event(group), londo, 403),
+        (mark_read_event(unknown_group), andrew, 404),
+        (users_short_event("@bayko"), andrew, 200),
+        (users_short_event("@bayko"), None, 401),
+        (users_short_event("@nobody"), andrew, 404),
+    ]
+}
+
+/// Every route once as Andrew (a caller with a profile), reaching the database.
+fn every_route_as_andrew() -> Vec<ApiEvent> {
+    vec![
+        message_groups_event(),
+        messages_event(sample::GROUP),
+        create_message_event().json_body(&reply("contract")),
+        counter_event(),
+        mark_read_event(sample::GROUP),
+        users_short_event("@bayko"),
+    ]
+    .into_iter()
+    .map(|e| e.caller(Some(sample::ANDREW_SUB)))
+    .collect()
+}
+
+fn route_of(event: &ApiEvent) -> String {
+    event.json()["routeKey"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_documented_status_is_one_the_code_answers() {
+    let mut answered = BTreeSet::new();
+    let app = sample_app().await;
+    for (event, caller, status) in healthy_cases() {
+        let route = route_of(&event);
+        let answer = app.call(event.caller(caller)).await;
+        assert_eq!(answer.status, status, "{route} as {caller:?}: {answer:?}");
+        answered.insert((route, status));
+    }
+
+    // 503: the database keeps throttling.
+    let faults = FaultStack::start().await;
+    faults.proxy.inject(Fault::Throttle, None, None);
+    for event in every_route_as_andrew() {
+        let route = route_of(&event);
+        let answer = faults.app.call(event).await;
+        assert_eq!(answer.status, 503, "{route}: {answer:?}");
+        answered.insert((route, 503));
+    }
+
+    // 500: data that should not exist (the caller's and Bayko's handle's
+    // reference items without their fields).
+    let broken = sample_app().await;
+    for key in [format!("COGNITO#{}", sample::ANDREW_SUB), "HANDLE#bayko".to_owned()] {
+        let sk = key.split('#').next().unwrap_or_default().to_owned();
+        broken
+            .store
+            .client()
+            .put_item()
+            .table_name(broken.store.table())
+            .item("pk", AttributeValue::S(key))
+            .item("sk", AttributeValue::S(sk))
+            .send()
+            .await
+            .expect("a broken item written");
+    }
+    let broken = TestApp::new(broken.store.clone());
+    for event in every_route_as_andrew() {
+        let route = route_of(&event);
+        let answer = broken.call(event).await;
+        assert_eq!(answer.pair(), (500, json!(["generic_500"])), "{route}");
+        answered.insert((route, 500));
+    }
+
+    let documented: BTreeSet<(String, u16)> = contract::documented_routes()
+        .into_iter()
+        .flat_map(|route| contract::documented_statuses(&route).into_iter().map(move |s| (route.clone(), s)))
+        .filter(|(route, status)| !gateway_only(route, *status))
+        .collect();
+    assert_eq!(answered, documented, "the statuses answered above and those docs/openapi.yaml documents");
+}
