@@ -22,6 +22,8 @@ use crate::net::{read_body, serve, HttpResponse};
 struct State {
     /// Every post received, in order: (connection id, body as JSON).
     posts: Mutex<Vec<(String, Value)>>,
+    /// Why posted frames are not events of docs/asyncapi.yaml.
+    undocumented: Mutex<Vec<String>>,
     /// The status each connection answers with (absent: 200).
     answers: Mutex<HashMap<String, u16>>,
     /// How long each connection takes to answer a post (absent: at once).
@@ -73,8 +75,11 @@ impl ConnectionsStandIn {
         frames
     }
 
-    /// The posts received so far: (connection id, body).
+    /// The posts received so far: (connection id, body). Panics if any was
+    /// not an event of docs/asyncapi.yaml (every accessor reads this).
     pub fn posts(&self) -> Vec<(String, Value)> {
+        let undocumented = self.state.undocumented.lock().unwrap().clone();
+        assert!(undocumented.is_empty(), "the delivery posted frames outside the contract: {undocumented:#?}");
         self.state.posts.lock().unwrap().clone()
     }
 
@@ -122,6 +127,9 @@ async fn handle(state: Arc<State>, _peer: SocketAddr, request: Request<Incoming>
     }
     let body = read_body(request.into_body()).await;
     let json = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    if let Err(why) = crate::contract::check_event(&json) {
+        state.undocumented.lock().unwrap().push(why);
+    }
     state.posts.lock().unwrap().push((id.clone(), json));
     let delay = state.delays.lock().unwrap().get(&id).copied();
     if let Some(delay) = delay {

@@ -57,8 +57,13 @@ impl Socket {
                 Ok(Some(Ok(frame))) => frame,
             };
             return match frame {
+                // An event is one docs/asyncapi.yaml describes; anything
+                // else is garbage, which no test expects of the server.
                 Message::Text(text) => match serde_json::from_str(text.as_str()) {
-                    Ok(value @ Value::Object(_)) => Next::Event(value),
+                    Ok(value @ Value::Object(_)) => match crate::contract::check_event(&value) {
+                        Ok(()) => Next::Event(value),
+                        Err(why) => Next::Garbage(format!("an event outside the contract: {why}")),
+                    },
                     _ => Next::Garbage(text.as_str().to_owned()),
                 },
                 Message::Close(frame) => Next::Closed(format!("close frame {frame:?}")),
@@ -155,32 +160,50 @@ mod tests {
         url
     }
 
+    const A: &str = "9b8e6c2e-1f0a-4a7e-8d0e-3c1f5b2a7d44";
+    const B: &str = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
+
+    /// A message event of docs/asyncapi.yaml, with this uuid.
+    fn event(uuid: &str) -> Message {
+        Message::text(
+            serde_json::json!({
+                "type": "message", "uuid": uuid, "display_name": "Andrew Brown", "handle": "andrewbrown",
+                "message": "hi", "created_at": "2026-11-24T09:15:02.123456Z",
+                "message_group_uuid": "5ae290ed-55d1-47a0-bc6d-fe2bc2700399",
+            })
+            .to_string(),
+        )
+    }
+
     #[tokio::test]
     async fn silence_garbage_events_and_closure_are_told_apart() {
         let url = server(vec![
-            Message::text(r#"{"type":"message","uuid":"a"}"#),
+            event(A),
             Message::text("not json"),
             Message::text("[1,2]"),
             Message::binary(vec![1u8, 2, 3]),
             Message::text(r#"{"type":"message","uuid":"a"}"#),
+            event(A),
         ])
         .await;
         let mut socket = Socket::connect(&url, None).await.unwrap();
         let within = Duration::from_secs(5);
-        assert_eq!(socket.messages(&["a"], within).await.unwrap()[0]["uuid"], "a");
+        assert_eq!(socket.messages(&[A], within).await.unwrap()[0]["uuid"], A);
         assert_eq!(socket.next(within).await, Next::Garbage("not json".into()));
         assert_eq!(socket.next(within).await, Next::Garbage("[1,2]".into()));
         assert!(matches!(socket.next(within).await, Next::Garbage(_)));
+        // JSON that is not an event of docs/asyncapi.yaml is garbage too.
+        assert!(matches!(socket.next(within).await, Next::Garbage(g) if g.contains("outside the contract")));
         // A repeat of a message already seen is not noise; then silence.
-        assert_eq!(socket.quiet(Duration::from_millis(100), &["a"]).await, Ok(()));
+        assert_eq!(socket.quiet(Duration::from_millis(100), &[A]).await, Ok(()));
         assert!(matches!(socket.next(within).await, Next::Closed(_)), "the server closed");
 
         let url = server(vec![Message::text("garbage")]).await;
         let mut socket = Socket::connect(&url, None).await.unwrap();
         assert_eq!(socket.quiet(Duration::from_millis(100), &[]).await, Err(Next::Garbage("garbage".into())));
-        let url = server(vec![Message::text(r#"{"uuid":"b"}"#)]).await;
+        let url = server(vec![event(B)]).await;
         let mut socket = Socket::connect(&url, None).await.unwrap();
-        let other = socket.messages(&["a"], within).await;
+        let other = socket.messages(&[A], within).await;
         assert!(other.is_err_and(|e| e.contains("another message")), "an unexpected message fails");
         let url = server(vec![]).await;
         let mut socket = Socket::connect(&url, None).await.unwrap();

@@ -1,4 +1,5 @@
-//! The HTTP server: CORS, routing, authorisation, then the handlers.
+//! The HTTP server: CORS, routing, authorisation, then the handlers; and the
+//! contract documents at `/openapi.yaml` and `/asyncapi.yaml`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -97,7 +98,26 @@ fn preflight(allowed: bool) -> HttpResponse {
     response
 }
 
+/// The contract documents, as they are in docs/ (no token needed: they are
+/// public, like the repository).
+fn document(method: &Method, path: &str) -> Option<HttpResponse> {
+    let text = match path {
+        "/openapi.yaml" => cruddur_devkit::contract::OPENAPI,
+        "/asyncapi.yaml" => cruddur_devkit::contract::ASYNCAPI,
+        _ => return None,
+    };
+    if method != Method::GET {
+        return None;
+    }
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"));
+    Some(response)
+}
+
 async fn route(state: &State, peer: SocketAddr, request: Request<Incoming>) -> HttpResponse {
+    if let Some(document) = document(request.method(), request.uri().path()) {
+        return document;
+    }
     let Some(route) = gateway::match_route(request.method().as_str(), request.uri().path()) else {
         return gateway::into_http(ApiError::new(StatusCode::NOT_FOUND, "not_found").into_response());
     };

@@ -146,7 +146,8 @@ impl Stack {
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        for (name, value) in headers {
+        let headers_sent = headers;
+        for (name, value) in headers_sent {
             request = request.header(*name, *value);
         }
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
@@ -154,6 +155,17 @@ impl Stack {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        // Every answer of a route is one docs/openapi.yaml describes. Not
+        // checked: other servers (`@connections`), paths no route matches,
+        // and a forged Host (the local server's own guard, which API
+        // Gateway's domain makes moot).
+        let own_host = !headers_sent.iter().any(|(name, _)| name.eq_ignore_ascii_case("host"));
+        let route = cruddur_local_api::gateway::match_route(method, path.split('?').next().unwrap_or(path));
+        if let (true, true, Some(route)) = (base == self.api.base, own_host, route) {
+            if let Err(why) = cruddur_devkit::contract::check_response(route.key, status, &headers, &bytes) {
+                panic!("an answer outside the contract: {why}");
+            }
+        }
         (status, headers, bytes)
     }
 }
@@ -200,6 +212,14 @@ async fn the_frontends_flow_over_http_with_real_tokens() {
     assert_eq!((status, body), (400, json!(["invalid_json"])));
     let (status, body) = stack.call("GET", "/api/nothing", Some(&andrew), None).await;
     assert_eq!((status, body), (404, json!(["not_found"])));
+    // The contract documents, served as they are in docs/, without a token.
+    for (path, text) in
+        [("/openapi.yaml", cruddur_devkit::contract::OPENAPI), ("/asyncapi.yaml", cruddur_devkit::contract::ASYNCAPI)]
+    {
+        let (status, headers, body) = stack.raw("GET", path, None, None, &[]).await;
+        assert_eq!((status, headers.get("content-type").map(|v| v.as_bytes())), (200, Some(&b"application/yaml"[..])));
+        assert_eq!(body.as_ref(), text.as_bytes(), "{path}");
+    }
 
     // Headers API Gateway sets itself are not the client's to choose: a
     // forwarded proto never reaches the handlers, and a Host that is not this
