@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use cruddur_core::api::ROUTES;
+use cruddur_core::realtime;
 use cruddur_devkit::client::{
     create_message_event, mark_read_event, message_groups_event, messages_event, reply, users_short_event, TestApp,
 };
@@ -47,6 +48,40 @@ fn every_sample_event_expects_a_documented_status() {
             "events/{name}: {status} is not documented for {route}"
         );
     }
+}
+
+#[test]
+fn the_documented_events_are_those_the_code_sends() {
+    let frame_type = |frame: &str| serde_json::from_str::<serde_json::Value>(frame).unwrap()["type"].clone();
+    let sent: BTreeSet<String> = [realtime::MESSAGE_EVENT, realtime::CLOSING_EVENT]
+        .iter()
+        .map(|t| t.to_string())
+        .chain(
+            [realtime::PONG_FRAME, realtime::UNKNOWN_ACTION_FRAME]
+                .iter()
+                .map(|f| frame_type(f).as_str().unwrap().to_owned()),
+        )
+        .collect();
+    let documented: BTreeSet<String> = contract::documented_events().into_iter().collect();
+    assert_eq!(sent, documented, "the events of shared/src/realtime.rs and docs/asyncapi.yaml");
+    for frame in [realtime::PONG_FRAME, realtime::UNKNOWN_ACTION_FRAME] {
+        contract::check_event(&serde_json::from_str(frame).unwrap()).unwrap();
+    }
+    // The reasons a closing frame can carry: exactly the documented ones.
+    let told: BTreeSet<String> = realtime::CloseReason::ALL
+        .into_iter()
+        .filter(|r| r.is_told())
+        .map(|r| serde_json::to_value(r).unwrap().as_str().unwrap().to_owned())
+        .collect();
+    let pointer = "/components/schemas/ClosingEvent/properties/reason/enum";
+    let documented: BTreeSet<String> = contract::asyncapi()
+        .pointer(pointer)
+        .and_then(|v| v.as_array())
+        .expect("the documented close reasons")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(told, documented, "the close reasons told and docs/asyncapi.yaml#{pointer}");
 }
 
 fn counter_event() -> ApiEvent {

@@ -330,6 +330,21 @@ pub enum CloseReason {
     AccountRemoved,
 }
 
+impl CloseReason {
+    /// Every reason (tests compare them with docs/asyncapi.yaml).
+    pub const ALL: [CloseReason; 4] =
+        [Self::TokenExpired, Self::TooManyConnections, Self::Unresponsive, Self::AccountRemoved];
+
+    /// Whether the connection gets a `closing` frame with this reason
+    /// first: not when it is closed for not taking frames.
+    pub fn is_told(self) -> bool {
+        match self {
+            Self::TokenExpired | Self::TooManyConnections | Self::AccountRemoved => true,
+            Self::Unresponsive => false,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ClosingEvent {
     #[serde(rename = "type")]
@@ -576,7 +591,7 @@ impl Delivery {
             }
         };
         if let Plan::Close(reason) = plan {
-            return closed(self.close(member, id, reason, true).await);
+            return closed(self.close(member, id, reason).await);
         }
         match self.post(id, body).await {
             Ok(_) => Delivered { posted: 1, ..Delivered::default() },
@@ -591,18 +606,18 @@ impl Delivery {
             }
             Err(e) => {
                 tracing::warn!(connection = %id, error = %DisplayErrorContext(&e), "cannot post to a connection; closing it");
-                closed(self.close(member, id, CloseReason::Unresponsive, false).await)
+                closed(self.close(member, id, CloseReason::Unresponsive).await)
             }
         }
     }
 
     /// Closes connection `id` from the backend: a `closing` frame first
-    /// when `tell` (best effort), then `DeleteConnection`; its record is
-    /// removed once API Gateway has closed it (or it was gone already). A
-    /// failed close keeps the record, so the next message tries again.
-    /// Whether it was closed.
-    async fn close(&self, member: UserUuid, id: &ConnectionId, reason: CloseReason, tell: bool) -> bool {
-        if tell {
+    /// when the reason is one the client is told (best effort), then
+    /// `DeleteConnection`; its record is removed once API Gateway has closed
+    /// it (or it was gone already). A failed close keeps the record, so the
+    /// next message tries again. Whether it was closed.
+    async fn close(&self, member: UserUuid, id: &ConnectionId, reason: CloseReason) -> bool {
+        if reason.is_told() {
             if let Ok(frame) = serde_json::to_vec(&ClosingEvent { kind: CLOSING_EVENT, reason }) {
                 let _ = self.post(id, frame).await;
             }
