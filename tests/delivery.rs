@@ -39,6 +39,18 @@ impl Rig {
         self.s.direct.add_connection(user, &ConnectionId::parse(id).unwrap(), at).await.unwrap();
     }
 
+    /// Two tabs of andrewbrown, bayko's phone, a tab of londo (in no
+    /// conversation with them) and a record of bayko's opened 4 hours ago:
+    /// past its lifetime (API Gateway closes connections at 2 h), a record
+    /// TTL has not removed yet.
+    async fn connect_two_members_a_stranger_and_an_expired_record(&self) {
+        self.connect("andrewbrown", "andrew-tab-1", 60).await;
+        self.connect("andrewbrown", "andrew-tab-2", 60).await;
+        self.connect("bayko", "bayko-phone", 60).await;
+        self.connect("londo", "londo-tab", 60).await;
+        self.connect("bayko", "bayko-expired", 4 * 3600).await;
+    }
+
     /// `who` replies `text` in the sample group; the stored message's item.
     async fn reply(&self, who: &str, text: &str) -> Value {
         let sub = match who {
@@ -80,13 +92,7 @@ fn sequence(record: &EventRecord) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_message_reaches_every_open_connection_of_both_members_and_no_other() {
     let r = rig().await;
-    r.connect("andrewbrown", "andrew-tab-1", 60).await;
-    r.connect("andrewbrown", "andrew-tab-2", 60).await;
-    r.connect("bayko", "bayko-phone", 60).await;
-    r.connect("londo", "londo-tab", 60).await;
-    // Opened 4 hours ago: past its lifetime (API Gateway closes connections
-    // at 2 h), a record TTL has not removed yet.
-    r.connect("bayko", "bayko-expired", 4 * 3600).await;
+    r.connect_two_members_a_stranger_and_an_expired_record().await;
 
     let item = r.reply("andrewbrown", "for every tab").await;
     let uuid = item["message_uuid"].as_str().unwrap().to_owned();
@@ -372,4 +378,81 @@ async fn a_slow_table_makes_the_batch_report_progress_on_the_deadline_instead_of
     r.s.proxy.heal();
     assert_eq!(failures(&answer), [sequence(&records[0])], "the batch resumes at the first record");
     assert!(took < std::time::Duration::from_secs(6), "answered after {took:?}: not on the deadline");
+}
+
+/// The sender's push (issue 28): the app create-message runs, posting each
+/// stored message itself, post-only, beside the stream's delivery.
+fn pushing(
+    r: &Rig,
+    connections: aws_sdk_apigatewaymanagement::Client,
+    budget: std::time::Duration,
+) -> cruddur_devkit::client::TestApp {
+    let store = r.s.app.store.clone();
+    cruddur_devkit::client::TestApp::pushing(store.clone(), Delivery::push_only(store, connections, budget))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_send_pushes_to_both_members_before_the_stream_runs_and_the_stream_posts_it_again() {
+    let r = rig().await;
+    r.connect_two_members_a_stranger_and_an_expired_record().await;
+    // The tests' generous budget: the push is not cut short by a loaded machine.
+    let app = pushing(&r, r.connections.client().await, r.s.config.push_budget);
+
+    let body = cruddur_devkit::client::reply("pushed at once");
+    let sent = app.create_message_with_key(sample::ANDREW_SUB, "push-key-1", &body).await.ok();
+    let uuid = sent.body["uuid"].as_str().unwrap().to_owned();
+    // Answered: the frames are out, and no stream record was handled yet.
+    assert_eq!(r.connections.posted(&uuid), ["andrew-tab-1", "andrew-tab-2", "bayko-phone"], "pushed by the send");
+    assert_eq!(r.connections.posts().len(), 3, "nothing else: not the third user, not the expired connection");
+    let posts = r.connections.posts();
+    let bayko = posts.iter().find(|(id, _)| id == "bayko-phone").map(|(_, b)| b.clone()).unwrap();
+    assert_eq!(bayko["unread"], json!({"count": 1, "conversations": 1}), "the recipient's counts, as the stream sends");
+    assert_eq!(r.connections.deleted(), Vec::<String>::new(), "the push closes nothing (the stream does)");
+
+    // A replay of the same request pushes nothing again.
+    assert!(app.create_message_with_key(sample::ANDREW_SUB, "push-key-1", &body).await.ok().replayed);
+    assert_eq!(r.connections.posts().len(), 3, "a replay is not pushed");
+
+    // The stream's delivery still posts it (at least once: clients
+    // deduplicate by uuid), the same frame, and manages the lifecycle.
+    let item = r.item_of(&uuid).await;
+    let answer = r.delivery.handle(stream_batch(vec![stream_record("INSERT", &item, 1)]), None).await;
+    assert_eq!(failures(&answer), Vec::<String>::new());
+    let twice = ["andrew-tab-1", "andrew-tab-1", "andrew-tab-2", "andrew-tab-2", "bayko-phone", "bayko-phone"];
+    assert_eq!(r.connections.posted(&uuid), twice);
+    let again = r.connections.posts();
+    let frames: Vec<&Value> = again.iter().filter(|(id, _)| id == "bayko-phone").map(|(_, b)| b).collect();
+    assert_eq!(frames[0], frames[1], "the push and the stream post the same event");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_gone_or_failing_connection_neither_slows_the_send_past_its_budget_nor_fails_it() {
+    let r = rig().await;
+    for id in ["bayko-stuck", "bayko-gone", "bayko-broken", "bayko-phone"] {
+        r.connect("bayko", id, 60).await;
+    }
+    let stuck_for = std::time::Duration::from_secs(20);
+    r.connections.delay("bayko-stuck", stuck_for);
+    r.connections.answer("bayko-gone", 410);
+    r.connections.answer("bayko-broken", 500);
+    // A management client that would wait for the stuck tab as long as it
+    // takes: only the push's budget (1 s here) bounds the send.
+    let patient = r.connections.patient_client(stuck_for * 2).await;
+    let app = pushing(&r, patient, std::time::Duration::from_secs(1));
+
+    let started = std::time::Instant::now();
+    let sent = app.reply(sample::ANDREW_SUB, "despite the stuck tab").await;
+    let took = started.elapsed();
+    assert_eq!(sent.status, 200, "{sent:?}");
+    // The send plus the 1 s budget, not the stuck tab's 20 s: 8 s leaves a
+    // loaded machine room either way.
+    assert!(took < std::time::Duration::from_secs(8), "the send answered after {took:?}");
+    assert_eq!(
+        cruddur_devkit::fixtures::messages_with_text(&r.s.direct, sample::GROUP, "despite the stuck tab").await,
+        1
+    );
+    // Nothing of the connections' lifecycle is the push's: the stream's
+    // delivery removes the gone one and closes the others.
+    assert_eq!(r.connections.deleted(), Vec::<String>::new());
+    assert_eq!(r.open_ids("bayko").await, ["bayko-broken", "bayko-gone", "bayko-phone", "bayko-stuck"]);
 }

@@ -89,7 +89,7 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
     assert_eq!(tag(&vars["DDB_MESSAGE_TABLE"]), Some(("Ref".into(), "MessagesTable".into())));
     assert_eq!(tag(&vars["AWS_ENDPOINT_URL_DYNAMODB"]), Some(("Ref".into(), "AWS::NoValue".into())));
     // Only the realtime functions add variables: the pool the authorizer
-    // checks tokens of, and where the delivery posts to.
+    // checks tokens of, and where the delivery and the send's push post to.
     for (binary, (name, r)) in functions_by_binary(&t) {
         let own: Vec<&str> = r["Properties"]["Environment"]["Variables"]
             .as_mapping()
@@ -97,7 +97,7 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
             .unwrap_or_default();
         let expected: &[&str] = match binary.as_str() {
             "websocket-authorizer" => &["USER_POOL_ID", "USER_POOL_CLIENT_ID"],
-            "deliver-messages" => &["WEBSOCKET_ENDPOINT"],
+            "deliver-messages" | "create-message" => &["WEBSOCKET_ENDPOINT"],
             _ => &[],
         };
         assert_eq!(own, expected, "{binary}: {name}'s own variables");
@@ -238,7 +238,13 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], &[GlobalIndex])] = &[
     ("list-message-groups", &["dynamodb:GetItem", "dynamodb:Query"], &[LIST_A_INDEX, LIST_B_INDEX]),
     // Reading the newest page marks the message group read (one update).
     ("list-messages", &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], &[]),
-    ("create-message", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], &[]),
+    // The send, then its push: the conversation, profiles, connections and
+    // the recipient's unread indexes.
+    (
+        "create-message",
+        &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        &[UNREAD_A_INDEX, UNREAD_B_INDEX],
+    ),
     ("users-short", &["dynamodb:GetItem"], &[]),
     // The caller's link, then their two unread-index partitions.
     ("message-counter", &["dynamodb:GetItem", "dynamodb:Query"], &[UNREAD_A_INDEX, UNREAD_B_INDEX]),
@@ -259,9 +265,15 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], &[GlobalIndex])] = &[
 ];
 
 /// Statements beyond the table: (binary, actions, resource). Only the
-/// delivery reads the stream, posts to and closes connections, of this
-/// API's stage, and sends to its failures queue.
+/// delivery reads the stream, closes connections of this API's stage, and
+/// sends to its failures queue; it and the sender's push post to them.
 const OTHER_GRANTS: &[(&str, &[&str], &str)] = &[
+    // The sender's push: posting only.
+    (
+        "create-message",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
     (
         "deliver-messages",
         &["execute-api:ManageConnections"],
@@ -581,7 +593,11 @@ fn the_websocket_api_authorizes_connect_and_the_stream_feeds_the_delivery() {
             );
         }
     }
-    let (_, endpoint) = tag(&deliver["Properties"]["Environment"]["Variables"]["WEBSOCKET_ENDPOINT"]).unwrap();
-    assert_eq!(endpoint, "https://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${WebSocketStage}");
+    // The delivery and the send's push post to this stack's own stage.
+    for binary in ["deliver-messages", "create-message"] {
+        let (_, r) = &functions[binary];
+        let (_, endpoint) = tag(&r["Properties"]["Environment"]["Variables"]["WEBSOCKET_ENDPOINT"]).unwrap();
+        assert_eq!(endpoint, "https://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${WebSocketStage}");
+    }
     assert_eq!(tag(&r["WebSocketStage"]["Properties"]["ApiId"]), Some(("Ref".into(), "WebSocketApi".into())));
 }

@@ -28,6 +28,10 @@ pub struct Config {
     pub attempt_timeout: Duration,
     /// Attempts per call, first included (`DDB_MAX_ATTEMPTS`, default 3).
     pub max_attempts: u32,
+    /// How long the sending function's push of a new message to the
+    /// members' connections may add to the POST (`PUSH_BUDGET_MS`, default
+    /// 250; `realtime::Delivery::push`).
+    pub push_budget: Duration,
 }
 
 impl Default for Config {
@@ -37,6 +41,7 @@ impl Default for Config {
             operation_timeout: Duration::from_millis(4000),
             attempt_timeout: Duration::from_millis(1500),
             max_attempts: 3,
+            push_budget: Duration::from_millis(250),
         }
     }
 }
@@ -93,7 +98,8 @@ impl Config {
                 _ => return Err(invalid("DDB_MAX_ATTEMPTS", v, "expected a whole number from 1 to 10")),
             },
         };
-        Ok(Config { table, operation_timeout, attempt_timeout, max_attempts })
+        let push_budget = millis("PUSH_BUDGET_MS", d.push_budget)?;
+        Ok(Config { table, operation_timeout, attempt_timeout, max_attempts, push_budget })
     }
 
     /// The AWS SDK configuration: the standard chain (env, profile, container

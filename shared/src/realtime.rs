@@ -401,22 +401,63 @@ pub fn connections_client(base: &aws_config::SdkConfig, endpoint: &str) -> aws_s
     )
 }
 
+/// What a [`Delivery`] does about a connection besides posting to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The stream's delivery: it closes connections (expired, too many,
+    /// unresponsive, account removed) and removes the records of gone ones.
+    Managed,
+    /// The sender's push: it posts to the connections the stream's
+    /// delivery would post to and changes nothing else (its grants are
+    /// reads and `POST @connections` only); the stream's delivery of the
+    /// same message, moments later, does the rest.
+    PostOnly,
+}
+
 /// Posts new messages to the members' open connections.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     store: Store,
     connections: aws_sdk_apigatewaymanagement::Client,
+    lifecycle: Lifecycle,
+    /// How long [`Delivery::push`] may take (its callers wait for it).
+    push_budget: std::time::Duration,
 }
 
 impl Delivery {
+    /// The stream's delivery ([`Lifecycle::Managed`]).
     pub fn new(store: Store, connections: aws_sdk_apigatewaymanagement::Client) -> Self {
-        Delivery { store, connections }
+        let push_budget = Config::default().push_budget;
+        Delivery { store, connections, lifecycle: Lifecycle::Managed, push_budget }
+    }
+
+    /// The sender's push ([`Lifecycle::PostOnly`]), for [`Delivery::push`]
+    /// within `budget` ([`Config::push_budget`]).
+    pub fn push_only(
+        store: Store,
+        connections: aws_sdk_apigatewaymanagement::Client,
+        budget: std::time::Duration,
+    ) -> Self {
+        Delivery { store, connections, lifecycle: Lifecycle::PostOnly, push_budget: budget }
     }
 
     /// For a Lambda function: the table from [`Config`], the management API
     /// at `WEBSOCKET_ENDPOINT` (the WebSocket API's stage URL,
     /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
     pub async fn from_env() -> std::result::Result<Self, ConfigError> {
+        let (store, connections, _) = Self::parts_from_env().await?;
+        Ok(Delivery::new(store, connections))
+    }
+
+    /// [`Delivery::from_env`], for the sending function's push
+    /// (`PUSH_BUDGET_MS`).
+    pub async fn push_only_from_env() -> std::result::Result<Self, ConfigError> {
+        let (store, connections, config) = Self::parts_from_env().await?;
+        Ok(Delivery::push_only(store, connections, config.push_budget))
+    }
+
+    async fn parts_from_env() -> std::result::Result<(Store, aws_sdk_apigatewaymanagement::Client, Config), ConfigError>
+    {
         let config = Config::from_env()?;
         let endpoint = std::env::var("WEBSOCKET_ENDPOINT").unwrap_or_default();
         let endpoint = endpoint.trim();
@@ -428,7 +469,26 @@ impl Delivery {
             });
         }
         let sdk = config.sdk_config().await;
-        Ok(Delivery::new(Store::from_config(&config).await, connections_client(&sdk, endpoint)))
+        Ok((Store::from_config(&config).await, connections_client(&sdk, endpoint), config))
+    }
+
+    /// The sender's push of a message just stored: [`Delivery::deliver`]
+    /// within its budget ([`Config::push_budget`]); whatever is not done by then is dropped (the
+    /// stream's delivery posts every message anyway, at least once). Never
+    /// fails: what goes wrong is logged.
+    pub async fn push(&self, message: &Message) {
+        match tokio::time::timeout(self.push_budget, self.deliver(message)).await {
+            Ok(Ok(done)) => tracing::info!(
+                message = %message.uuid,
+                posted = done.posted,
+                failed = done.failed,
+                "pushed"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(message = %message.uuid, error = %e.chain(), "push failed; the stream delivers")
+            }
+            Err(_) => tracing::warn!(message = %message.uuid, "push budget spent; the stream delivers the rest"),
+        }
     }
 
     /// A batch from the stream, in order, within the invocation's deadline
@@ -590,11 +650,16 @@ impl Delivery {
                 Delivered { failed: 1, ..Delivered::default() }
             }
         };
+        let managed = self.lifecycle == Lifecycle::Managed;
         if let Plan::Close(reason) = plan {
-            return closed(self.close(member, id, reason).await);
+            return if managed { closed(self.close(member, id, reason).await) } else { Delivered::default() };
         }
         match self.post(id, body).await {
             Ok(_) => Delivered { posted: 1, ..Delivered::default() },
+            Err(e) if !managed => {
+                tracing::info!(connection = %id, error = %DisplayErrorContext(&e), "cannot push to a connection; left to the stream's delivery");
+                Delivered { failed: 1, ..Delivered::default() }
+            }
             Err(e) if matches!(e.as_service_error(), Some(PostToConnectionError::GoneException(_))) => {
                 if now.unix_seconds() - connection.connected_at.unix_seconds() < YOUNG_CONNECTION_SECS {
                     tracing::info!(connection = %id, "410 for a connection just opened; its record is kept");

@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
 pub use crate::domain::{NewMessage, Recipient};
 use crate::error::Error;
+use crate::realtime::Delivery;
 use crate::store::Store;
 
 /// How long a warm function trusts its memory of who a `sub` is.
@@ -39,11 +40,20 @@ const CALLER_CACHE_MAX: usize = 1024;
 pub struct App {
     store: Store,
     callers: CallerCache,
+    /// The push of a sent message to the members' open connections (the
+    /// sending function's; the stream's delivery is the guarantee).
+    push: Option<Delivery>,
 }
 
 impl App {
     pub fn new(store: Store) -> Self {
-        App { store, callers: CallerCache::default() }
+        App { store, callers: CallerCache::default(), push: None }
+    }
+
+    /// This app, pushing each message it stores to the members' open
+    /// connections before it answers (within [`Config::push_budget`]).
+    pub fn with_push(self, push: Delivery) -> Self {
+        App { push: Some(push), ..self }
     }
 
     /// The app for the environment's configuration (`DDB_MESSAGE_TABLE`,
@@ -188,6 +198,11 @@ pub async fn create_message(app: &App, request: Request) -> Result<Response<Body
         let mut body = MessageJson::from(message);
         if started {
             body.message_group_uuid = Some(message.group.to_string());
+        }
+        // Pushed before answering: the other member sees it now, not at the
+        // stream's next poll. A replay was pushed by the first request.
+        if let (Some(push), false) = (&app.push, sent.replayed) {
+            push.push(message).await;
         }
         let mut response = json(StatusCode::OK, &body);
         if sent.replayed {

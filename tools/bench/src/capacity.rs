@@ -25,6 +25,10 @@ use crate::model::{self, Access, Recorder};
 /// "Pricing for On-Demand Capacity"): dollars per million request units.
 pub const WRITE_PRICE_PER_MILLION: f64 = 0.625;
 pub const READ_PRICE_PER_MILLION: f64 = 0.125;
+/// API Gateway WebSocket APIs: dollars per million messages (each post to
+/// a connection is one, in 32 KB units), us-east-1, the first billion a
+/// month (the API Gateway pricing page).
+pub const WEBSOCKET_MESSAGE_PRICE_PER_MILLION: f64 = 1.00;
 /// The table's default on-demand write quota (adjustable), WCU/s
 /// ("Service quotas").
 const TABLE_WCU_QUOTA: f64 = 40_000.0;
@@ -170,12 +174,22 @@ pub async fn run(endpoint: &str) -> Value {
     }
     let posts = connections.posts().len();
     record("delivering a message (the stream function, per message)", recorder.take());
+    // The sender's push (issue 28): a reply by the app create-message runs,
+    // which delivers it itself before answering (post-only); the stream's
+    // delivery above still runs for it.
+    let push = Delivery::push_only(store.clone(), connections.client().await, config.push_budget);
+    let pusher = TestApp::pushing(store.clone(), push);
+    pusher.reply(sample::ANDREW_SUB, "a pushed reply of a typical length, about sixty characters..").await.ok();
+    let pushes = connections.posts().len() - posts;
+    record("a reply with the sender's push (the reply's requests + the push's reads)", recorder.take());
 
     let growth = growth(&direct, &recorder, &config, now).await;
     json!({
         "operations": ops,
-        "scale": scale(&reply, &keyed, &started, posts, &roles),
+        "scale": scale(&reply, &keyed, &started, posts + pushes, &roles),
         "growth": growth,
+        "pushes_per_message": pushes,
+        "websocket_message_price_per_million": WEBSOCKET_MESSAGE_PRICE_PER_MILLION,
         "write_price_per_million": WRITE_PRICE_PER_MILLION,
         "read_price_per_million": READ_PRICE_PER_MILLION,
     })
@@ -191,8 +205,9 @@ fn scale(reply: &[Access], keyed: &[Access], started: &[Access], posts: usize, r
     let (one_recipient, recipient_limit) = model::partition_bound(&by, |pk| pk.contains("<recipient>"), true);
     let (one_conversation, conversation_limit) = model::partition_bound(&by, |_| true, false);
     let reply_wru = per_message(reply);
-    // Requests to API Gateway per message: the POST, and one post per
-    // open connection of the two members (one each here).
+    // Requests to API Gateway per message: the POST, and per open
+    // connection of the two members (one each here) the push's post and
+    // the stream's.
     let gateway_requests = SPREAD_MESSAGES_PER_SECOND * (1.0 + posts as f64);
     json!({
         "reply_wru": reply_wru,
@@ -311,9 +326,16 @@ pub fn markdown(capacity: &Value) -> String {
     let spread = &scale["spread"];
     out.push_str(&format!(
         "\n10,000 messages/s over many users: {} WCU/s of the table's default {} WCU/s quota; {} requests/s to API Gateway \
-         (the POST and {} posts a message) against the account's {} requests/s.\n",
+         (the POST and {} posts a message: the sender's push and the stream's delivery) against the account's {} requests/s.\n",
         spread["table_wcu_per_second"], spread["table_wcu_quota"], spread["api_gateway_requests_per_second"],
         spread["posts_per_message"], spread["account_requests_quota"],
+    ));
+    let pushes = capacity["pushes_per_message"].as_f64().unwrap_or(0.0);
+    out.push_str(&format!(
+        "\nThe stream's second post of a pushed message (one per open connection of the two members, {pushes} here; \
+         clients drop it by `uuid`): ${:.2} per million messages at ${} per million WebSocket messages.\n",
+        pushes * WEBSOCKET_MESSAGE_PRICE_PER_MILLION,
+        WEBSOCKET_MESSAGE_PRICE_PER_MILLION,
     ));
     let growth = &capacity["growth"];
     out.push_str("\nA reply to a recipient with n unread conversations:\n\n| n | WRU | largest item written | its bytes |\n| ---: | ---: | --- | ---: |\n");

@@ -126,7 +126,16 @@ async fn main() {
     let table = config.table.clone();
     let proxy = proxy::start(&endpoint).await.unwrap_or_else(|e| fail(format!("proxy: {e}")));
     let api = RuntimeApi::start().await.unwrap_or_else(|e| fail(format!("runtime api: {e}")));
-    let env = Env { runtime_api: api.address.to_string(), endpoint: format!("http://{}", proxy.address), table };
+    // create-message pushes each message (issue 28): to a stand-in of the
+    // @connections API. No connection is open in the bench's table, so its
+    // push is the reads that find none (the Python original has no push).
+    let connections = cruddur_devkit::connections::ConnectionsStandIn::start().await;
+    let env = Env {
+        runtime_api: api.address.to_string(),
+        endpoint: format!("http://{}", proxy.address),
+        table,
+        connections: connections.url.clone(),
+    };
 
     let mut report = Report::default();
     let functions = if args.scaling_only || args.capacity { &[][..] } else { FUNCTIONS };
@@ -186,6 +195,8 @@ struct Env {
     runtime_api: String,
     endpoint: String,
     table: String,
+    /// The @connections stand-in create-message pushes to.
+    connections: String,
 }
 
 fn spawn(env: &Env, function: &Function, runtime: Runtime) -> Child {
@@ -202,6 +213,7 @@ fn spawn(env: &Env, function: &Function, runtime: Runtime) -> Child {
         .env_remove("AWS_ENDPOINT_URL")
         .env("AWS_ENDPOINT_URL_DYNAMODB", &env.endpoint)
         .env("DDB_MESSAGE_TABLE", &env.table)
+        .env("WEBSOCKET_ENDPOINT", &env.connections)
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_REGION", "us-east-1")

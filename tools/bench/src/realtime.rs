@@ -3,8 +3,9 @@
 //! frame, over the whole local stack (`cruddur-local-api`: the HTTP API, the
 //! table's stream read as Lambda's event source mapping reads it, the
 //! delivery code posting through the management API's SDK client to the
-//! local WebSocket endpoint). The baseline, measured in the same run, is the
-//! POST's own round trip. Sends are spaced by a random pause of up to one
+//! local WebSocket endpoint), once with the stream only and once with the
+//! send's own push (issue 28). The baseline, measured in the same run, is the
+//! POST's own round trip with the stream only. Sends are spaced by a random pause of up to one
 //! poll interval, so that they land at random moments between polls, as a
 //! user's do. Reports only.
 
@@ -42,16 +43,50 @@ fn percentiles(samples: &mut [f64]) -> (f64, f64) {
     (at(0.50), at(0.99))
 }
 
-/// Runs `messages` sends from andrewbrown to bayko, bayko connected; the
-/// stream read every `poll_ms`. Returns the Markdown section.
+/// What one pass measured, in milliseconds: (p50, p99) of the POST's round
+/// trip, of POST sent -> frame, and of POST answered -> frame.
+struct Pass {
+    post: (f64, f64),
+    sent_to_frame: (f64, f64),
+    answered_to_frame: (f64, f64),
+}
+
+/// Two passes of `messages` sends from andrewbrown to bayko, bayko
+/// connected, the stream read every `poll_ms`: the stream only (the local
+/// API's `--no-push`, the baseline), then with the send's own push. Returns
+/// the Markdown section.
 pub async fn run(local_api: &Path, messages: usize, poll_ms: u64) -> Result<String, String> {
+    let stream = pass(local_api, messages, poll_ms, false).await?;
+    let push = pass(local_api, messages, poll_ms, true).await?;
+    let row = |name: &str, (p50, p99): (f64, f64), base: f64| {
+        format!("| {name} | {p50:.1} | {p99:.1} | {:.2} |\n", p50 / base)
+    };
+    let base = stream.post.0;
+    Ok(format!(
+        "## Realtime delivery (local, {messages} messages per pass, stream read every {poll_ms} ms)\n\n\
+         | measure | p50 ms | p99 ms | p50 / baseline |\n|---|---:|---:|---:|\n{}{}{}{}{}{}",
+        row("baseline: POST /api/messages round trip, stream only", stream.post, base),
+        row("stream only: POST sent -> frame at the other member", stream.sent_to_frame, base),
+        row("stream only: POST answered -> frame at the other member", stream.answered_to_frame, base),
+        row("with the push: POST /api/messages round trip", push.post, base),
+        row("with the push: POST sent -> frame at the other member", push.sent_to_frame, base),
+        row("with the push: POST answered -> frame at the other member", push.answered_to_frame, base),
+    ))
+}
+
+async fn pass(local_api: &Path, messages: usize, poll_ms: u64, push: bool) -> Result<Pass, String> {
     let table = format!("bench-realtime-{}", uuid::Uuid::new_v4().simple());
     let config = Config { table: table.clone(), ..Config::default() };
     let store = local_store(&config, &dynamodb_endpoint()).await;
     let cognito = local_cognito(&config, &cognito_endpoint()).await;
     let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.map_err(|e| e.to_string())?;
+    let mut args = vec!["--port".to_owned(), "0".into(), "--ws-port".into(), "0".into()];
+    args.extend(["--stream-poll-ms".to_owned(), poll_ms.to_string()]);
+    if !push {
+        args.push("--no-push".into());
+    }
     let mut child = Command::new(local_api)
-        .args(["--port", "0", "--ws-port", "0", "--stream-poll-ms", &poll_ms.to_string()])
+        .args(&args)
         .envs(engine_env())
         .env("DDB_MESSAGE_TABLE", &table)
         .env("CRUDDUR_USER_POOL_ID", &local.pool_id)
@@ -79,9 +114,20 @@ pub async fn run(local_api: &Path, messages: usize, poll_ms: u64) -> Result<Stri
     let andrew = sign_in("andrew@example.com").await?.access_token;
     let bayko = sign_in("bayko@example.com").await?.access_token;
     let mut socket = Socket::connect(&ws, Some(&bayko)).await.map_err(|s| format!("bayko's connection: {s}"))?;
+    // Frames are read as they come, beside the sends: with the push, a
+    // frame arrives before the POST's answer does.
+    let (arrivals, mut arrived_rx) = tokio::sync::mpsc::unbounded_channel::<(Value, Instant)>();
+    let reader = tokio::spawn(async move {
+        while let Ok(event) = socket.next_event(Duration::from_secs(60)).await {
+            if arrivals.send((event["uuid"].clone(), Instant::now())).is_err() {
+                break;
+            }
+        }
+    });
 
     let http: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut round_trips = Vec::with_capacity(messages);
+    let mut from_sent = Vec::with_capacity(messages);
     let mut latencies = Vec::with_capacity(messages);
     for n in 0..messages {
         // Sends at random moments relative to the stream's polls (sending
@@ -103,27 +149,23 @@ pub async fn run(local_api: &Path, messages: usize, poll_ms: u64) -> Result<Stri
             return Err(format!("POST /api/messages: {status}"));
         }
         let sent: Value = serde_json::from_slice(&answer).map_err(|e| e.to_string())?;
-        loop {
-            let event = socket
-                .next_event(Duration::from_secs(10))
-                .await
-                .map_err(|why| format!("message {n} never arrived: {why:?}"))?;
-            if event["uuid"] == sent["uuid"] {
-                break;
+        let arrived = loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), arrived_rx.recv()).await;
+            match next {
+                Ok(Some((uuid, at))) if uuid == sent["uuid"] => break at,
+                Ok(Some(_)) => continue,
+                _ => return Err(format!("message {n} never arrived")),
             }
-        }
-        let arrived = Instant::now();
+        };
         round_trips.push((answered - started).as_secs_f64() * 1000.0);
+        from_sent.push((arrived - started).as_secs_f64() * 1000.0);
         // A frame that came before the answer was read counts as 0.
         latencies.push(arrived.saturating_duration_since(answered).as_secs_f64() * 1000.0);
     }
-    let (post_p50, post_p99) = percentiles(&mut round_trips);
-    let (p50, p99) = percentiles(&mut latencies);
-    Ok(format!(
-        "## Realtime delivery (local, {messages} messages, stream read every {poll_ms} ms)\n\n\
-         | measure | p50 ms | p99 ms | p50 / baseline |\n|---|---:|---:|---:|\n\
-         | baseline: POST /api/messages round trip | {post_p50:.1} | {post_p99:.1} | 1.00 |\n\
-         | POST answered -> frame at the other member | {p50:.1} | {p99:.1} | {:.2} |\n",
-        p50 / post_p50
-    ))
+    reader.abort();
+    Ok(Pass {
+        post: percentiles(&mut round_trips),
+        sent_to_frame: percentiles(&mut from_sent),
+        answered_to_frame: percentiles(&mut latencies),
+    })
 }

@@ -47,6 +47,12 @@ impl TestApp {
         TestApp { app: App::new(store.clone()), store }
     }
 
+    /// The app create-message runs on AWS: each message it stores is pushed
+    /// with `push` before the answer.
+    pub fn pushing(store: Store, push: cruddur_core::realtime::Delivery) -> Self {
+        TestApp { app: App::new(store.clone()).with_push(push), store }
+    }
+
     /// Any event, through the handler of its route.
     pub async fn call(&self, event: ApiEvent) -> Answer {
         let request = event.request().unwrap_or_else(|e| panic!("not an HTTP API event: {e}"));

@@ -91,6 +91,19 @@ impl ConnectionsStandIn {
         ids
     }
 
+    /// A management-API client pointed at this stand-in whose posts wait
+    /// up to `timeout` each (no attempt limit of its own): for showing what
+    /// bounds a caller other than the post budgets.
+    pub async fn patient_client(&self, timeout: Duration) -> aws_sdk_apigatewaymanagement::Client {
+        let sdk = crate::engines::local_sdk_config(&crate::fixtures::test_config(), &self.url).await;
+        aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+                .endpoint_url(&self.url)
+                .timeout_config(aws_config::timeout::TimeoutConfig::builder().operation_timeout(timeout).build())
+                .build(),
+        )
+    }
+
     /// The delivery's own management-API client (its post budgets), pointed
     /// at this stand-in.
     pub async fn client(&self) -> aws_sdk_apigatewaymanagement::Client {

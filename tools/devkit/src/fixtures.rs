@@ -27,17 +27,20 @@ pub fn test_config() -> Config {
         ),
         operation_timeout: std::time::Duration::from_secs(30),
         attempt_timeout: std::time::Duration::from_secs(10),
+        // A push that must arrive is not cut short by a loaded machine.
+        push_budget: std::time::Duration::from_secs(10),
         ..Config::default()
     }
 }
 
 /// The environment that gives a spawned tool (the CLI, the local API) the
 /// tests' time budgets of [`test_config`].
-pub fn test_budget_env() -> [(&'static str, String); 2] {
+pub fn test_budget_env() -> [(&'static str, String); 3] {
     let config = test_config();
     [
         ("DDB_OPERATION_TIMEOUT_MS", config.operation_timeout.as_millis().to_string()),
         ("DDB_ATTEMPT_TIMEOUT_MS", config.attempt_timeout.as_millis().to_string()),
+        ("PUSH_BUDGET_MS", config.push_budget.as_millis().to_string()),
     ]
 }
 

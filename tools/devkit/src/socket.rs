@@ -25,6 +25,12 @@ pub enum Next {
 /// An open connection.
 pub struct Socket {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The uuids of the message events already returned: delivery is at
+    /// least once (the send's push, then the stream's), and this client,
+    /// as the contract tells clients to, drops a repeat.
+    seen: std::collections::HashSet<String>,
+    /// How many repeats it dropped.
+    pub repeats: usize,
 }
 
 impl Socket {
@@ -37,7 +43,7 @@ impl Socket {
             None => url.to_owned(),
         };
         match tokio_tungstenite::connect_async(url.as_str()).await {
-            Ok((stream, _)) => Ok(Socket { stream }),
+            Ok((stream, _)) => Ok(Socket { stream, seen: Default::default(), repeats: 0 }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(_) => Err(0),
         }
@@ -45,7 +51,8 @@ impl Socket {
 
     /// What the server does next within `within`: an event (a text frame
     /// holding JSON), nothing, a frame that is not an event, or the end of
-    /// the connection. Pings and pongs are not events and are passed over.
+    /// the connection. Pings and pongs are not events and are passed over;
+    /// so is a message event already returned (a repeat, counted).
     pub async fn next(&mut self, within: Duration) -> Next {
         use futures_util::StreamExt;
         let deadline = tokio::time::Instant::now() + within;
@@ -61,6 +68,7 @@ impl Socket {
                 // else is garbage, which no test expects of the server.
                 Message::Text(text) => match serde_json::from_str(text.as_str()) {
                     Ok(value @ Value::Object(_)) => match crate::contract::check_event(&value) {
+                        Ok(()) if self.repeat(&value) => continue,
                         Ok(()) => Next::Event(value),
                         Err(why) => Next::Garbage(format!("an event outside the contract: {why}")),
                     },
@@ -71,6 +79,20 @@ impl Socket {
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
         }
+    }
+
+    /// Counts these messages as seen (a client that reloaded them over
+    /// HTTP): their events are repeats from now on.
+    pub fn have(&mut self, uuids: &[&str]) {
+        self.seen.extend(uuids.iter().map(|u| u.to_string()));
+    }
+
+    /// Whether `event` is a message event already returned (counted).
+    fn repeat(&mut self, event: &Value) -> bool {
+        let Some(uuid) = event["uuid"].as_str().filter(|_| event["type"] == "message") else { return false };
+        let repeat = !self.seen.insert(uuid.to_owned());
+        self.repeats += usize::from(repeat);
+        repeat
     }
 
     /// The next event, or why there is none (silence, garbage or the end).

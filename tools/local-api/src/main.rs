@@ -52,6 +52,10 @@ struct Args {
     /// Gateway's own gap, widened to test that race).
     #[arg(long, default_value_t = 0)]
     live_after_ms: u64,
+    /// Only the stream delivers new messages: the send does not push them
+    /// itself (the baseline of `scripts/bench --realtime-only`).
+    #[arg(long)]
+    no_push: bool,
 }
 
 #[tokio::main]
@@ -114,6 +118,13 @@ async fn main() -> std::process::ExitCode {
     };
     let sdk = config.sdk_config().await;
     let management = cruddur_core::realtime::connections_client(&sdk, &format!("http://{ws_address}"));
+    // The send pushes each message itself, as create-message does on AWS.
+    let app = if args.no_push {
+        app
+    } else {
+        let push = Delivery::push_only(app.store().clone(), management.clone(), config.push_budget);
+        app.with_push(push)
+    };
     let delivery = Delivery::new(app.store().clone(), management);
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let poll = std::time::Duration::from_millis(args.stream_poll_ms.max(1));

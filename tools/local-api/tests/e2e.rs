@@ -66,7 +66,9 @@ async fn start_with(name: &str, args: &[&str]) -> Stack {
     let local = dev::setup_in_pool(&cognito, &store, Timestamp::now(), &table).await.expect("local set-up");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-local-api"))
-        .args(["--port", "0", "--ws-port", "0", "--stream-poll-ms", "50"])
+        .args(["--port", "0", "--ws-port", "0"])
+        // The stream read every 50 ms unless the test says otherwise.
+        .args(if args.contains(&"--stream-poll-ms") { &[][..] } else { &["--stream-poll-ms", "50"][..] })
         .args(args)
         .envs(engine_env())
         .env("DDB_MESSAGE_TABLE", &table)

@@ -309,6 +309,9 @@ async fn after_a_drop_a_client_that_reconnects_and_reloads_has_every_message_onc
     let mut expected = vec![first["uuid"].as_str().unwrap()];
     expected.extend(missed.iter().map(String::as_str));
     assert_eq!(tail, expected, "every message once, in order");
+    // Merged by uuid, as the contract tells clients: a stream delivery of a
+    // missed message that lands on the new connection is a repeat.
+    again.have(&expected);
     let live = stack
         .send("andrewbrown", json!({"message": "after the reconnect", "message_group_uuid": MESSAGE_GROUP_UUID}))
         .await;
@@ -354,4 +357,33 @@ async fn a_message_sent_while_a_connection_opens_keeps_its_record_and_the_next_o
         .messages(&[second["uuid"].as_str().unwrap()], ARRIVES_WITHIN)
         .await
         .expect("the next message reaches the live socket, as its first frame");
+}
+
+/// The send pushes the message itself (issue 28): with the stream's next
+/// read a minute away, the other member's socket has it at once; with the
+/// push off (`--no-push`, the bench's baseline) nothing comes until then.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_send_pushes_the_message_before_the_stream_is_read() {
+    for push in [true, false] {
+        let mut args = vec!["--stream-poll-ms", "60000"];
+        if !push {
+            args.push("--no-push");
+        }
+        let stack = super::start_with(if push { "rt-push" } else { "rt-no-push" }, &args).await;
+        let mut bayko = stack.socket("bayko").await;
+        let mut andrew_tab = stack.socket("andrewbrown").await;
+        let mut londo = stack.socket("londo").await;
+        let body = json!({"message": "pushed by the send", "message_group_uuid": MESSAGE_GROUP_UUID});
+        let sent = stack.send("andrewbrown", body).await;
+        let uuid = sent["uuid"].as_str().unwrap().to_owned();
+        if push {
+            let got = bayko.messages(&[&uuid], ARRIVES_WITHIN).await.unwrap();
+            assert_eq!(got[0]["message"], "pushed by the send");
+            assert_eq!(got[0]["unread"], json!({"count": 1, "conversations": 1}));
+            andrew_tab.messages(&[&uuid], ARRIVES_WITHIN).await.unwrap();
+        } else {
+            assert_eq!(bayko.quiet(NOTHING_WITHIN, &[]).await, Ok(()), "only the stream delivers");
+        }
+        assert_eq!(londo.quiet(NOTHING_WITHIN, &[]).await, Ok(()), "never a non-member");
+    }
 }
