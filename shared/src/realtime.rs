@@ -409,9 +409,10 @@ pub enum Lifecycle {
     Managed,
     /// The sender's push: it posts to the connections the stream's
     /// delivery would post to and changes nothing else (its grants are
-    /// reads and `POST @connections` only); the stream's delivery of the
-    /// same message, moments later, does the rest.
-    PostOnly,
+    /// reads and `POST @connections` only), within `budget`
+    /// ([`Config::push_budget`]: its caller waits for it); the stream's
+    /// delivery of the same message, moments later, does the rest.
+    PostOnly { budget: std::time::Duration },
 }
 
 /// Posts new messages to the members' open connections.
@@ -420,15 +421,12 @@ pub struct Delivery {
     store: Store,
     connections: aws_sdk_apigatewaymanagement::Client,
     lifecycle: Lifecycle,
-    /// How long [`Delivery::push`] may take (its callers wait for it).
-    push_budget: std::time::Duration,
 }
 
 impl Delivery {
     /// The stream's delivery ([`Lifecycle::Managed`]).
     pub fn new(store: Store, connections: aws_sdk_apigatewaymanagement::Client) -> Self {
-        let push_budget = Config::default().push_budget;
-        Delivery { store, connections, lifecycle: Lifecycle::Managed, push_budget }
+        Delivery { store, connections, lifecycle: Lifecycle::Managed }
     }
 
     /// The sender's push ([`Lifecycle::PostOnly`]), for [`Delivery::push`]
@@ -438,7 +436,7 @@ impl Delivery {
         connections: aws_sdk_apigatewaymanagement::Client,
         budget: std::time::Duration,
     ) -> Self {
-        Delivery { store, connections, lifecycle: Lifecycle::PostOnly, push_budget: budget }
+        Delivery { store, connections, lifecycle: Lifecycle::PostOnly { budget } }
     }
 
     /// For a Lambda function: the table from [`Config`], the management API
@@ -473,11 +471,16 @@ impl Delivery {
     }
 
     /// The sender's push of a message just stored: [`Delivery::deliver`]
-    /// within its budget ([`Config::push_budget`]); whatever is not done by then is dropped (the
-    /// stream's delivery posts every message anyway, at least once). Never
-    /// fails: what goes wrong is logged.
+    /// within the push's budget (a stream's delivery has none: it runs to
+    /// its invocation's deadline); whatever is not done by then is dropped
+    /// (the stream's delivery posts every message anyway, at least once).
+    /// Never fails: what goes wrong is logged.
     pub async fn push(&self, message: &Message) {
-        match tokio::time::timeout(self.push_budget, self.deliver(message)).await {
+        let done = match self.lifecycle {
+            Lifecycle::PostOnly { budget } => tokio::time::timeout(budget, self.deliver(message)).await,
+            Lifecycle::Managed => Ok(self.deliver(message).await),
+        };
+        match done {
             Ok(Ok(done)) => tracing::info!(
                 message = %message.uuid,
                 posted = done.posted,
@@ -650,7 +653,7 @@ impl Delivery {
                 Delivered { failed: 1, ..Delivered::default() }
             }
         };
-        let managed = self.lifecycle == Lifecycle::Managed;
+        let managed = matches!(self.lifecycle, Lifecycle::Managed);
         if let Plan::Close(reason) = plan {
             return if managed { closed(self.close(member, id, reason).await) } else { Delivered::default() };
         }

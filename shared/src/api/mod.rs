@@ -19,7 +19,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
-pub use self::request::{caller_sub, idempotency_key, new_message, page_request, IDEMPOTENCY_KEY_HEADER};
+pub use self::request::{caller_sub, idempotency_key, new_message, page_request, route_key, IDEMPOTENCY_KEY_HEADER};
 use self::response::{json, list, LogLevel};
 pub use self::response::{
     ApiError, MarkedReadJson, MessageGroupJson, MessageJson, UnreadCountsJson, UserShortJson, NEXT_CURSOR_HEADER,

@@ -68,7 +68,7 @@ impl TestApp {
     }
 
     async fn answer(&self, request: lambda_http::Request) -> Answer {
-        let route = route_key(&request);
+        let route = api::route_key(&request).map(str::to_owned);
         // Boxed: a test awaiting many calls would otherwise hold every
         // handler's (large, in debug builds) future on its thread's stack.
         let response = match Box::pin(api::dispatch(&self.app, request)).await {
@@ -170,17 +170,6 @@ pub fn users_short_event(handle: &str) -> ApiEvent {
 /// GET /api/message_groups, from the sample event.
 pub fn message_groups_event() -> ApiEvent {
     ApiEvent::sample("list-message-groups.json")
-}
-
-/// The request's API Gateway route key (`requestContext.routeKey`).
-fn route_key(request: &lambda_http::Request) -> Option<String> {
-    use lambda_http::request::RequestContext;
-    use lambda_http::RequestExt;
-    match request.request_context_ref()? {
-        RequestContext::ApiGatewayV2(context) => context.route_key.clone(),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
 }
 
 /// A Lambda context whose deadline is `time_left` from now.
