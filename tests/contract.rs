@@ -13,7 +13,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cruddur_core::api::ROUTES;
 use cruddur_core::realtime;
 use cruddur_devkit::client::{
-    create_message_event, mark_read_event, message_groups_event, messages_event, reply, users_short_event, TestApp,
+    create_message_event, delete_message_event, edit_message_event, mark_read_event, message_groups_event,
+    messages_event, reply, users_short_event, TestApp,
 };
 use cruddur_devkit::contract;
 use cruddur_devkit::events::{expectations, sample_json, ApiEvent, Expected};
@@ -53,15 +54,22 @@ fn every_sample_event_expects_a_documented_status() {
 #[test]
 fn the_documented_events_are_those_the_code_sends() {
     let frame_type = |frame: &str| serde_json::from_str::<serde_json::Value>(frame).unwrap()["type"].clone();
-    let sent: BTreeSet<String> = [realtime::MESSAGE_EVENT, realtime::CLOSING_EVENT]
-        .iter()
-        .map(|t| t.to_string())
-        .chain(
-            [realtime::PONG_FRAME, realtime::UNKNOWN_ACTION_FRAME]
-                .iter()
-                .map(|f| frame_type(f).as_str().unwrap().to_owned()),
-        )
-        .collect();
+    let sent: BTreeSet<String> = [
+        realtime::MESSAGE_EVENT,
+        realtime::MESSAGE_EDITED_EVENT,
+        realtime::MESSAGE_DELETED_EVENT,
+        realtime::READ_EVENT,
+        realtime::TYPING_EVENT,
+        realtime::CLOSING_EVENT,
+    ]
+    .iter()
+    .map(|t| t.to_string())
+    .chain(
+        [realtime::PONG_FRAME, realtime::UNKNOWN_ACTION_FRAME]
+            .iter()
+            .map(|f| frame_type(f).as_str().unwrap().to_owned()),
+    )
+    .collect();
     let documented: BTreeSet<String> = contract::documented_events().into_iter().collect();
     assert_eq!(sent, documented, "the events of shared/src/realtime.rs and docs/asyncapi.yaml");
     for frame in [realtime::PONG_FRAME, realtime::UNKNOWN_ACTION_FRAME] {
@@ -122,7 +130,31 @@ fn healthy_cases() -> Vec<(ApiEvent, Option<&'static str>, u16)> {
         (users_short_event("@bayko"), andrew, 200),
         (users_short_event("@bayko"), None, 401),
         (users_short_event("@nobody"), andrew, 404),
+        (edit(group, EDITED), andrew, 200),
+        (edit(group, "not-a-uuid"), andrew, 400),
+        (edit(group, EDITED), None, 401),
+        (edit(group, BAYKOS), andrew, 403),
+        (edit(unknown_group, EDITED), andrew, 404),
+        (edit_message_event(group, EDITED).json_body(&json!({"message": ""})), andrew, 422),
+        (delete_message_event(group, DELETED), andrew, 200),
+        (edit(group, DELETED), andrew, 409),
+        (delete_message_event(group, "not-a-uuid"), andrew, 400),
+        (delete_message_event(group, DELETED), None, 401),
+        (delete_message_event(group, BAYKOS), andrew, 403),
+        (delete_message_event(group, UNKNOWN_MESSAGE), andrew, 404),
     ]
+}
+
+/// Messages of the sample fixture: andrewbrown's first (edited here),
+/// bayko's first, andrewbrown's second (deleted here, before the edit of
+/// it that gets 409), and one that was never sent.
+const EDITED: &str = "01a20c35-2820-7000-85a0-c0ffee000000";
+const BAYKOS: &str = "01a20c3b-90c0-7000-85a0-c0ffee000001";
+const DELETED: &str = "01a20c41-f960-7000-85a0-c0ffee000002";
+const UNKNOWN_MESSAGE: &str = "01a20c41-f960-7000-85a0-0000deadbeef";
+
+fn edit(group: &str, message: &str) -> ApiEvent {
+    edit_message_event(group, message).json_body(&json!({"message": "contract edit"}))
 }
 
 /// Every route once as Andrew (a caller with a profile), reaching the database.
@@ -134,6 +166,8 @@ fn every_route_as_andrew() -> Vec<ApiEvent> {
         counter_event(),
         mark_read_event(sample::GROUP),
         users_short_event("@bayko"),
+        edit(sample::GROUP, EDITED),
+        delete_message_event(sample::GROUP, DELETED),
     ]
     .into_iter()
     .map(|e| e.caller(Some(sample::ANDREW_SUB)))

@@ -403,7 +403,12 @@ async fn the_send_pushes_to_both_members_before_the_stream_runs_and_the_stream_p
     let uuid = sent.body["uuid"].as_str().unwrap().to_owned();
     // Answered: the frames are out, and no stream record was handled yet.
     assert_eq!(r.connections.posted(&uuid), ["andrew-tab-1", "andrew-tab-2", "bayko-phone"], "pushed by the send");
-    assert_eq!(r.connections.posts().len(), 3, "nothing else: not the third user, not the expired connection");
+    // Sending read what bayko had sent: bayko is told (issue 29's receipts).
+    let kinds: Vec<(String, Value)> =
+        r.connections.posts().into_iter().map(|(id, b)| (id, b["type"].clone())).collect();
+    let reads: Vec<&String> = kinds.iter().filter(|(_, t)| t == "read").map(|(id, _)| id).collect();
+    assert_eq!(reads, ["bayko-phone"], "the read goes to the other member only");
+    assert_eq!(kinds.len(), 4, "nothing else: not the third user, not the expired connection");
     let posts = r.connections.posts();
     let bayko = posts.iter().find(|(id, _)| id == "bayko-phone").map(|(_, b)| b.clone()).unwrap();
     assert_eq!(bayko["unread"], json!({"count": 1, "conversations": 1}), "the recipient's counts, as the stream sends");
@@ -411,7 +416,7 @@ async fn the_send_pushes_to_both_members_before_the_stream_runs_and_the_stream_p
 
     // A replay of the same request pushes nothing again.
     assert!(app.create_message_with_key(sample::ANDREW_SUB, "push-key-1", &body).await.ok().replayed);
-    assert_eq!(r.connections.posts().len(), 3, "a replay is not pushed");
+    assert_eq!(r.connections.posts().len(), 4, "a replay is not pushed");
 
     // The stream's delivery still posts it (at least once: clients
     // deduplicate by uuid), the same frame, and manages the lifecycle.
@@ -421,7 +426,8 @@ async fn the_send_pushes_to_both_members_before_the_stream_runs_and_the_stream_p
     let twice = ["andrew-tab-1", "andrew-tab-1", "andrew-tab-2", "andrew-tab-2", "bayko-phone", "bayko-phone"];
     assert_eq!(r.connections.posted(&uuid), twice);
     let again = r.connections.posts();
-    let frames: Vec<&Value> = again.iter().filter(|(id, _)| id == "bayko-phone").map(|(_, b)| b).collect();
+    let frames: Vec<&Value> =
+        again.iter().filter(|(id, b)| id == "bayko-phone" && b["type"] == "message").map(|(_, b)| b).collect();
     assert_eq!(frames[0], frames[1], "the push and the stream post the same event");
 }
 

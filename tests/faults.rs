@@ -129,7 +129,7 @@ async fn transaction_conflicts_are_retried_with_backoff_and_the_message_is_store
     assert_eq!(s.proxy.injected(), 6);
     let group = GroupUuid::parse(body["message_group_uuid"].as_str().unwrap()).unwrap();
     let messages = whole_message_group(&s.direct, group).await;
-    assert_eq!(messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["hello londo"]);
+    assert_eq!(messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["hello londo"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -144,7 +144,10 @@ async fn every_sample_event_gets_the_contract_answer() {
                 let sample_json: Value = serde_json::from_str(text).unwrap();
                 let images: Vec<&Value> =
                     sample_json["Records"].as_array().unwrap().iter().map(|r| &r["dynamodb"]["NewImage"]).collect();
-                assert!(event.records.iter().all(realtime::is_new_message), "{name}: new messages");
+                assert!(
+                    event.records.iter().all(|r| realtime::message_record(r) == Some(realtime::Stored::New)),
+                    "{name}: new messages"
+                );
                 let Expected::Delivered(posted_to) = expected else { panic!("{name}: expected {expected:?}") };
                 let andrew = store.user_by_handle(&handle("andrewbrown")).await.unwrap().unwrap();
                 assert_eq!(images[0]["user_uuid"]["S"], andrew.uuid.to_string(), "the fixture's andrewbrown sends");
@@ -206,8 +209,11 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
             let g = &groups[0];
             let mut expected = message_keys();
             expected.insert("unread");
+            expected.insert("other_read_at");
             assert_eq!(keys(g), expected);
             assert_eq!(g["unread"], json!(seed_unread_for_andrew()), "bayko's messages after andrew's last");
+            // Bayko read andrew's messages when replying to them.
+            assert_iso(&g["other_read_at"]);
             assert_eq!(g["uuid"], sample::GROUP);
             assert_eq!(g["handle"], "bayko", "the OTHER member");
             assert_eq!(g["display_name"], "Andrew Bayko");
@@ -279,6 +285,21 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
             assert_eq!(counter.body, json!({"count": 0, "conversations": 0}));
         }
         "mark-read-not-member.json" => assert_codes(a, &["generic_403"]),
+        "edit-message.json" => {
+            let mut expected = message_keys();
+            expected.insert("edited_at");
+            assert_eq!(keys(&a.body), expected);
+            assert_eq!(a.body["message"], "Have you ever watched Babylon 5, the original series?");
+            assert_eq!(a.body["handle"], "andrewbrown");
+            assert_iso(&a.body["edited_at"]);
+        }
+        "edit-message-not-sender.json" => assert_codes(a, &["not_message_sender"]),
+        "edit-message-blank.json" => assert_codes(a, &["message_blank"]),
+        "delete-message.json" => {
+            assert_eq!(a.body, json!({"uuid": "01a20c41-f960-7000-85a0-c0ffee000002", "deleted": true}));
+        }
+        "delete-message-unknown.json" => assert_codes(a, &["message_not_found"]),
+        "delete-message-bad-uuid.json" => assert_codes(a, &["invalid_message_uuid"]),
         other => panic!("events/{other} has no expectation in this test: add one"),
     }
 }

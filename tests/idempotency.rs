@@ -170,7 +170,7 @@ async fn a_lost_answer_then_a_retry_with_the_key_stores_one_message() {
         assert!(retry.replayed, "{key}: the stored message, not a new one");
         let group = retry.body["message_group_uuid"].as_str().unwrap_or(sample::GROUP);
         let stored = whole_message_group(&direct, GroupUuid::parse(group).unwrap()).await;
-        let mine: Vec<_> = stored.iter().filter(|m| m.text.as_str() == "answer lost").collect();
+        let mine: Vec<_> = stored.iter().filter(|m| m.content.as_str() == "answer lost").collect();
         assert_eq!(mine.len(), 1, "{key}: stored once");
         assert_eq!(json!(mine[0].uuid.to_string()), retry.body["uuid"], "{key}");
     }

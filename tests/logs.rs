@@ -91,7 +91,7 @@ async fn logs_carry_the_request_id_but_never_message_text_emails_or_tokens() {
     let page = PageRequest { limit: PageLimit::new(1).unwrap(), cursor: None };
     let newest = store.group_messages(group_uuid, page).await.unwrap().items.remove(0);
     let unreachable = cruddur_devkit::engines::unreachable_connections();
-    let delivered = Delivery::new(store.clone(), unreachable).deliver(&newest).await;
+    let delivered = Delivery::new(store.clone(), unreachable).deliver(&realtime::Event::New(newest)).await;
     assert!(
         matches!(delivered, Ok(d) if d.failed == 1 && d.posted == 0),
         "the post cannot reach anything, nor can the close: {delivered:?}"

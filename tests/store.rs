@@ -38,7 +38,7 @@ async fn messages_with_the_same_timestamp_are_both_kept() {
     assert_eq!(m1.created_at, m2.created_at);
 
     let messages = all_messages(&store, &a, group).await;
-    let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(messages.len(), 3, "{texts:?}");
     assert!(texts.contains(&"first at the same time") && texts.contains(&"second at the same time"));
 }
@@ -269,8 +269,8 @@ async fn paging_through_messages_sees_every_message_exactly_once_in_order() {
     assert_eq!(seen.len(), 45);
     let unique: HashSet<MessageUuid> = seen.iter().map(|m| m.uuid).collect();
     assert_eq!(unique.len(), 45);
-    assert_eq!(seen.first().unwrap().text.as_str(), "hello");
-    assert_eq!(seen.last().unwrap().text.as_str(), "m44");
+    assert_eq!(seen.first().unwrap().content.as_str(), "hello");
+    assert_eq!(seen.last().unwrap().content.as_str(), "m44");
 }
 
 #[tokio::test]

@@ -97,7 +97,8 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
             .unwrap_or_default();
         let expected: &[&str] = match binary.as_str() {
             "websocket-authorizer" => &["USER_POOL_ID", "USER_POOL_CLIENT_ID"],
-            "deliver-messages" | "create-message" => &["WEBSOCKET_ENDPOINT"],
+            "deliver-messages" | "create-message" | "list-messages" | "mark-read" | "edit-message"
+            | "delete-message" => &["WEBSOCKET_ENDPOINT"],
             _ => &[],
         };
         assert_eq!(own, expected, "{binary}: {name}'s own variables");
@@ -236,19 +237,38 @@ fn the_table_matches_the_cores_definition() {
 const MINIMAL_ACTIONS: &[(&str, &[&str], &[GlobalIndex])] = &[
     // (binary, actions, the indexes it reads)
     ("list-message-groups", &["dynamodb:GetItem", "dynamodb:Query"], &[LIST_A_INDEX, LIST_B_INDEX]),
-    // Reading the newest page marks the message group read (one update).
+    // Reading the newest page marks the message group read (one update),
+    // then pushes the read: the other member's profile and connections.
     ("list-messages", &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], &[]),
     // The send, then its push: the conversation, profiles, connections and
     // the recipient's unread indexes.
     (
         "create-message",
-        &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        &[
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
         &[UNREAD_A_INDEX, UNREAD_B_INDEX],
+    ),
+    // The membership, a legacy message's key, one transaction (Update or
+    // ConditionCheck of the conversation), then the push.
+    (
+        "edit-message",
+        &["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        &[],
+    ),
+    (
+        "delete-message",
+        &["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        &[],
     ),
     ("users-short", &["dynamodb:GetItem"], &[]),
     // The caller's link, then their two unread-index partitions.
     ("message-counter", &["dynamodb:GetItem", "dynamodb:Query"], &[UNREAD_A_INDEX, UNREAD_B_INDEX]),
-    ("mark-read", &["dynamodb:GetItem", "dynamodb:UpdateItem"], &[]),
+    ("mark-read", &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], &[]),
     ("pre-sign-up", &["dynamodb:ConditionCheckItem", "dynamodb:PutItem"], &[]),
     ("post-confirmation", &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], &[]),
     // The token's sub -> the user.
@@ -268,9 +288,29 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], &[GlobalIndex])] = &[
 /// delivery reads the stream, closes connections of this API's stage, and
 /// sends to its failures queue; it and the sender's push post to them.
 const OTHER_GRANTS: &[(&str, &[&str], &str)] = &[
-    // The sender's push: posting only.
+    // The requests' pushes (a send, a read, an edit, a delete): posting only.
     (
         "create-message",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
+    (
+        "list-messages",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
+    (
+        "mark-read",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
+    (
+        "edit-message",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
+    (
+        "delete-message",
         &["execute-api:ManageConnections"],
         "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
     ),
@@ -466,7 +506,7 @@ fn the_shipped_crates_depend_on_nothing_that_does_not_ship() {
         }
         shipped.push(name);
     }
-    assert_eq!(shipped.len(), 13, "the core and twelve functions: {shipped:?}");
+    assert_eq!(shipped.len(), 15, "the core and fourteen functions: {shipped:?}");
     assert!(!root().join("shared/src/seed.rs").exists(), "seed data lives in tools/devkit");
 }
 

@@ -215,7 +215,7 @@ async fn counts_stay_exact_under_concurrent_sends_and_reads() {
     }
     let group = cruddur_core::domain::GroupUuid::parse(sample::GROUP).unwrap();
     let stored = whole_message_group(&app.store, group).await;
-    let count = |prefix: &str| stored.iter().filter(|m| m.text.as_str().starts_with(prefix)).count();
+    let count = |prefix: &str| stored.iter().filter(|m| m.content.as_str().starts_with(prefix)).count();
     assert_eq!((count("exact "), count("race ")), (30, 50), "every message stored");
     // Now exact: one more message counts 1.
     app.reply(sample::ANDREW_SUB, "after").await.ok();

@@ -16,6 +16,15 @@ pub enum Error {
     /// No user with this handle / uuid / Cognito sub.
     #[error("no such user")]
     UserNotFound,
+    /// No message with this uuid in the message group.
+    #[error("no such message")]
+    MessageNotFound,
+    /// The caller did not send the message they try to change.
+    #[error("only a message's sender may change it")]
+    NotMessageSender,
+    /// The message was deleted: there is nothing left to edit.
+    #[error("the message is deleted")]
+    MessageDeleted,
     #[error("a user cannot start a message group with themselves")]
     CannotMessageSelf,
     /// An Idempotency-Key the caller already used for a different request.

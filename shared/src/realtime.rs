@@ -38,9 +38,9 @@ use serde_json::Value;
 use crate::api::{MessageJson, UnreadCountsJson};
 use crate::auth::Verifier;
 use crate::config::{Config, ConfigError};
-use crate::domain::{CognitoSub, ConnectionId, Message, Timestamp, UserUuid};
+use crate::domain::{CognitoSub, ConnectionId, GroupUuid, Message, Timestamp, UserSummary, UserUuid};
 use crate::error::Result;
-use crate::store::{OpenConnection, Store, MESSAGE_PREFIX};
+use crate::store::{OpenConnection, ReadMark, Store, MESSAGE_PREFIX};
 
 /// The query string parameter that carries the access token on `$connect`
 /// (the authorizer's identity source: `route.request.querystring.token`).
@@ -48,6 +48,12 @@ pub const TOKEN_PARAMETER: &str = "token";
 
 /// The `type` of the event a new message is pushed as.
 pub const MESSAGE_EVENT: &str = "message";
+/// The `type`s of the events of a message's edit, a message's delete, a
+/// member's read, a member's typing.
+pub const MESSAGE_EDITED_EVENT: &str = "message_edited";
+pub const MESSAGE_DELETED_EVENT: &str = "message_deleted";
+pub const READ_EVENT: &str = "read";
+pub const TYPING_EVENT: &str = "typing";
 
 /// The keepalive: a client frame `{"action":"ping"}` (the API's
 /// `RouteSelectionExpression` is `$request.body.action`) is answered
@@ -71,10 +77,11 @@ pub fn answer_to_client_frame(frame: &str) -> &'static str {
 }
 
 /// The event source mapping's filter (template.yaml's `FilterCriteria`
-/// pattern, compared by tests/template.rs): new items whose partition key is
-/// a message's. [`is_new_message`] applies the same rule in the function.
+/// pattern, compared by tests/template.rs): items whose partition key is a
+/// message's, new or changed (an edit, a delete). [`message_record`]
+/// applies the same rule in the function.
 pub const STREAM_FILTER_PATTERN: &str =
-    r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"MSG#"}]}}}}"#;
+    r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"MSG#"}]}}}}"#;
 
 /// Names of the authorizer context's entries (API Gateway passes them to
 /// every route of the connection as `requestContext.authorizer`).
@@ -261,20 +268,31 @@ pub async fn disconnect(store: &Store, request: ApiGatewayWebsocketProxyRequest)
     }
 }
 
-/// Whether a stream record is a new message (the rule of
-/// [`STREAM_FILTER_PATTERN`]): an INSERT of an item under `MSG#`.
-pub fn is_new_message(record: &EventRecord) -> bool {
+/// What a stream record is to the delivery (the rule of
+/// [`STREAM_FILTER_PATTERN`]): an item under `MSG#` written (`INSERT`: a
+/// new message) or changed (`MODIFY`: an edit or a delete); `None` for
+/// anything else.
+pub fn message_record(record: &EventRecord) -> Option<Stored> {
     let key: Option<HashMap<String, Value>> = serde_dynamo::from_item(record.change.keys.clone()).ok();
-    record.event_name == "INSERT"
-        && key
-            .as_ref()
-            .and_then(|k| k.get("pk"))
-            .and_then(Value::as_str)
-            .is_some_and(|pk| pk.starts_with(MESSAGE_PREFIX))
+    let is_message =
+        key.as_ref().and_then(|k| k.get("pk")).and_then(Value::as_str).is_some_and(|pk| pk.starts_with(MESSAGE_PREFIX));
+    match record.event_name.as_str() {
+        "INSERT" if is_message => Some(Stored::New),
+        "MODIFY" if is_message => Some(Stored::Changed),
+        _ => None,
+    }
 }
 
-/// The event a client receives: the message as `GET /api/messages` returns
-/// it, its message group, and in the recipient's copy their new unread counts.
+/// A message record's kind ([`message_record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    New,
+    Changed,
+}
+
+/// The event a client receives for a new or edited message: the message as
+/// `GET /api/messages` returns it, its message group, and in the
+/// recipient's copy of a new one their new unread counts.
 #[derive(Debug, Serialize)]
 pub struct MessageEvent<'a> {
     #[serde(rename = "type")]
@@ -283,6 +301,103 @@ pub struct MessageEvent<'a> {
     pub message: MessageJson<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread: Option<UnreadCountsJson>,
+}
+
+/// `message_deleted`: which message of which group is now a tombstone.
+#[derive(Debug, Serialize)]
+struct DeletedEvent {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message_group_uuid: String,
+    uuid: String,
+}
+
+/// `read`: the other member has read the group up to `read_at`.
+#[derive(Debug, Serialize)]
+struct ReadEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message_group_uuid: String,
+    handle: &'a str,
+    read_at: String,
+}
+
+/// `typing`: the other member is typing in the group.
+#[derive(Debug, Serialize)]
+struct TypingEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message_group_uuid: String,
+    handle: &'a str,
+    display_name: &'a str,
+}
+
+/// What a delivery tells the members' open connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A new message: both members; the recipient's copy carries their
+    /// unread counts.
+    New(Message),
+    /// A message's new text: both members.
+    Edited(Message),
+    /// A message's tombstone: both members.
+    Deleted(Message),
+    /// A member's read marker moved: the other member.
+    Read { mark: ReadMark, reader: UserSummary },
+    /// A member is typing: the other member (never stored, never replayed).
+    Typing { group: GroupUuid, typist: UserSummary, other: UserUuid },
+}
+
+impl Event {
+    /// The event's `type`, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::New(_) => MESSAGE_EVENT,
+            Event::Edited(_) => MESSAGE_EDITED_EVENT,
+            Event::Deleted(_) => MESSAGE_DELETED_EVENT,
+            Event::Read { .. } => READ_EVENT,
+            Event::Typing { .. } => TYPING_EVENT,
+        }
+    }
+
+    /// The frame every connection gets (a new message's recipient's copy
+    /// adds its counts, [`MessageEvent::unread`]).
+    fn frame(&self, unread: Option<UnreadCountsJson>) -> Result<Vec<u8>> {
+        let message_frame = |kind, message: &Message, unread| {
+            let mut json = MessageJson::from(message);
+            json.message_group_uuid = Some(message.group.to_string());
+            serde_json::to_vec(&MessageEvent { kind, message: json, unread })
+        };
+        let frame = match self {
+            Event::New(message) => message_frame(MESSAGE_EVENT, message, unread),
+            Event::Edited(message) => message_frame(MESSAGE_EDITED_EVENT, message, None),
+            Event::Deleted(message) => serde_json::to_vec(&DeletedEvent {
+                kind: MESSAGE_DELETED_EVENT,
+                message_group_uuid: message.group.to_string(),
+                uuid: message.uuid.to_string(),
+            }),
+            Event::Read { mark, reader } => serde_json::to_vec(&ReadEvent {
+                kind: READ_EVENT,
+                message_group_uuid: mark.group.to_string(),
+                handle: reader.handle.as_str(),
+                read_at: mark.read.at.to_string(),
+            }),
+            Event::Typing { group, typist, .. } => serde_json::to_vec(&TypingEvent {
+                kind: TYPING_EVENT,
+                message_group_uuid: group.to_string(),
+                handle: typist.handle.as_str(),
+                display_name: typist.display_name.as_str(),
+            }),
+        };
+        frame.map_err(|e| crate::error::Error::internal_from("cannot write an event", e))
+    }
+}
+
+fn message_uuid_of(event: &Event) -> String {
+    match event {
+        Event::New(m) | Event::Edited(m) | Event::Deleted(m) => m.uuid.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// Posts under way at once in one invocation (API Gateway's management
@@ -470,57 +585,62 @@ impl Delivery {
         Ok((Store::from_config(&config).await, connections_client(&sdk, endpoint), config))
     }
 
-    /// The sender's push of a message just stored: [`Delivery::deliver`]
-    /// within the push's budget (a stream's delivery has none: it runs to
-    /// its invocation's deadline); whatever is not done by then is dropped
-    /// (the stream's delivery posts every message anyway, at least once).
-    /// Never fails: what goes wrong is logged.
-    pub async fn push(&self, message: &Message) {
+    /// The push of what a request just did (a message stored, edited or
+    /// deleted, a read, typing): [`Delivery::deliver`] within the push's
+    /// budget (a stream's delivery has none: it runs to its invocation's
+    /// deadline); whatever is not done by then is dropped (the stream's
+    /// delivery posts every message change anyway, at least once; a read
+    /// or typing is shown by the next one, or by reloading). Never fails:
+    /// what goes wrong is logged.
+    pub async fn push(&self, event: &Event) {
         let done = match self.lifecycle {
-            Lifecycle::PostOnly { budget } => tokio::time::timeout(budget, self.deliver(message)).await,
-            Lifecycle::Managed => Ok(self.deliver(message).await),
+            Lifecycle::PostOnly { budget } => tokio::time::timeout(budget, self.deliver(event)).await,
+            Lifecycle::Managed => Ok(self.deliver(event).await),
         };
+        let kind = event.kind();
         match done {
-            Ok(Ok(done)) => tracing::info!(
-                message = %message.uuid,
-                posted = done.posted,
-                failed = done.failed,
-                "pushed"
-            ),
-            Ok(Err(e)) => {
-                tracing::warn!(message = %message.uuid, error = %e.chain(), "push failed; the stream delivers")
-            }
-            Err(_) => tracing::warn!(message = %message.uuid, "push budget spent; the stream delivers the rest"),
+            Ok(Ok(done)) => tracing::info!(event = kind, posted = done.posted, failed = done.failed, "pushed"),
+            Ok(Err(e)) => tracing::warn!(event = kind, error = %e.chain(), "push failed"),
+            Err(_) => tracing::warn!(event = kind, "push budget spent; the rest is dropped"),
         }
     }
 
     /// A batch from the stream, in order, within the invocation's deadline
     /// (`deadline_ms`, Lambda's; none: no deadline). Records that are not
-    /// new messages are passed over. What fails for one connection stays
-    /// with it (see [`Delivery::deliver`]); a record fails only when it
-    /// cannot be delivered at all (the table cannot be read for it), or the
-    /// deadline comes first. At the first such record the batch stops and
-    /// reports it: Lambda retries from it (the records after it too),
-    /// keeping each message group's order.
+    /// messages are passed over; a new message is delivered as `message`,
+    /// a changed one as `message_edited` or `message_deleted`. What fails
+    /// for one connection stays with it (see [`Delivery::deliver`]); a
+    /// record fails only when it cannot be delivered at all (the table
+    /// cannot be read for it), or the deadline comes first. At the first
+    /// such record the batch stops and reports it: Lambda retries from it
+    /// (the records after it too), keeping each message group's order.
     pub async fn handle(&self, event: StreamEvent, deadline_ms: Option<u64>) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
         for record in event.records {
-            if !is_new_message(&record) {
-                continue;
-            }
-            let message = match serde_dynamo::from_item::<_, crate::store::MessageItem>(record.change.new_image.clone())
-            {
-                Ok(image) => Message::from(image),
-                Err(e) => {
-                    // Retrying cannot make it parse: logged and passed over.
-                    tracing::error!(error = %e, "a new message's image does not parse; not delivered");
-                    continue;
-                }
+            let Some(stored) = message_record(&record) else { continue };
+            let image = serde_dynamo::from_item::<_, crate::store::MessageItem>(record.change.new_image.clone());
+            let message =
+                match image.map_err(|e| e.to_string()).and_then(|i| Message::try_from(i).map_err(|e| e.chain())) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        // Retrying cannot make it parse: logged and passed over.
+                        tracing::error!(error = %e, "a message's image does not parse; not delivered");
+                        continue;
+                    }
+                };
+            let event = match (stored, message.content.is_deleted(), message.edited_at.is_some()) {
+                (Stored::New, _, _) => Event::New(message),
+                (Stored::Changed, true, _) => Event::Deleted(message),
+                (Stored::Changed, false, true) => Event::Edited(message),
+                // Changed, but neither edited nor deleted: nothing a client shows.
+                (Stored::Changed, false, false) => continue,
             };
-            let failed = match crate::deadline::within(deadline_ms, self.deliver(&message)).await {
+            let (kind, uuid) = (event.kind(), message_uuid_of(&event));
+            let failed = match crate::deadline::within(deadline_ms, self.deliver(&event)).await {
                 Some(Ok(done)) => {
                     tracing::info!(
-                        message = %message.uuid,
+                        event = kind,
+                        message = %uuid,
                         posted = done.posted,
                         gone = done.gone,
                         closed = done.closed,
@@ -530,11 +650,11 @@ impl Delivery {
                     false
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(message = %message.uuid, error = %e.chain(), "delivery failed; the record is retried");
+                    tracing::warn!(event = kind, message = %uuid, error = %e.chain(), "delivery failed; the record is retried");
                     true
                 }
                 None => {
-                    tracing::warn!(message = %message.uuid, "the deadline came first; the batch resumes here");
+                    tracing::warn!(event = kind, message = %uuid, "the deadline came first; the batch resumes here");
                     true
                 }
             };
@@ -548,27 +668,39 @@ impl Delivery {
         response
     }
 
-    /// Posts `message` to the open connections of both its members. An
-    /// error only when the table cannot be read for it; each connection's
-    /// own outcome stays with that connection: posted; gone (410: its record
-    /// removed, unless it is younger than [`YOUNG_CONNECTION_SECS`]); or,
-    /// when the post fails within its budget (429 for a full buffer, a 5xx,
-    /// a timeout, a connection error), closed as unresponsive with
-    /// `DeleteConnection` and its record removed, so the client reconnects
-    /// and reloads what it missed. Connections whose token has expired, and
-    /// those beyond the newest [`MAX_CONNECTIONS_PER_USER`], get a `closing`
-    /// frame and are closed, not posted to.
-    pub async fn deliver(&self, message: &Message) -> Result<Delivered> {
-        let sender = message.sender.uuid;
-        let Some((group, recipient_unread)) = self.store.message_group_and_other_unread(sender, message.group).await?
-        else {
-            tracing::warn!(message = %message.uuid, "the sender is not in the message's group; not delivered");
-            return Ok(Delivered::default());
-        };
-        let recipient = group.other.uuid;
+    /// Posts `event` to the open connections it concerns: a message's
+    /// (new, edited, deleted) to both members of its group (read from the
+    /// table: the sender must be one), a read or typing to the other member.
+    /// An error only when the table cannot be read for it; each
+    /// connection's own outcome stays with that connection: posted; gone
+    /// (410: its record removed, unless it is younger than
+    /// [`YOUNG_CONNECTION_SECS`]); or, when the post fails within its budget
+    /// (429 for a full buffer, a 5xx, a timeout, a connection error), closed
+    /// as unresponsive with `DeleteConnection` and its record removed, so
+    /// the client reconnects and reloads what it missed. Connections whose
+    /// token has expired, and those beyond the newest
+    /// [`MAX_CONNECTIONS_PER_USER`], get a `closing` frame and are closed,
+    /// not posted to.
+    pub async fn deliver(&self, event: &Event) -> Result<Delivered> {
         let now = Timestamp::now();
+        // Who gets it, and for a new message's recipient the count it adds.
+        let members: Vec<(UserUuid, Option<(GroupUuid, u32)>)> = match event {
+            Event::New(message) | Event::Edited(message) | Event::Deleted(message) => {
+                let sender = message.sender.uuid;
+                let Some((group, recipient_unread)) =
+                    self.store.message_group_and_other_unread(sender, message.group).await?
+                else {
+                    tracing::warn!(message = %message.uuid, "the sender is not in the message's group; not delivered");
+                    return Ok(Delivered::default());
+                };
+                let counts = matches!(event, Event::New(_)).then_some((message.group, recipient_unread));
+                vec![(group.other.uuid, counts), (sender, None)]
+            }
+            Event::Read { mark, .. } => vec![(mark.other, None)],
+            Event::Typing { other, .. } => vec![(*other, None)],
+        };
         let mut jobs = Vec::new();
-        for (member, counts) in [(recipient, true), (sender, false)] {
+        for (member, counts) in members {
             let connections = self.store.open_connections(member, now).await?;
             // Newest first; the cap counts the connections still valid.
             let mut live = 0;
@@ -586,14 +718,14 @@ impl Delivery {
                 continue;
             }
             // A connection outlives its user's profile only until the next
-            // message: read beside the counts, so it costs no extra wait.
+            // event: read beside the counts, so it costs no extra wait.
             let posts = plans.iter().any(|(_, plan)| *plan == Plan::Post);
             let (profile, unread) = tokio::try_join!(self.store.profile(member), async {
-                if counts && posts {
-                    let known = Some((message.group, recipient_unread));
-                    self.store.unread_counts_knowing(member, known).await.map(|c| Some(c.into()))
-                } else {
-                    Ok(None)
+                match counts {
+                    Some(known) if posts => {
+                        self.store.unread_counts_knowing(member, Some(known)).await.map(|c| Some(c.into()))
+                    }
+                    _ => Ok(None),
                 }
             })?;
             let plans = if profile.is_some() {
@@ -601,11 +733,7 @@ impl Delivery {
             } else {
                 plans.into_iter().map(|(c, _)| (c, Plan::Close(CloseReason::AccountRemoved))).collect()
             };
-            let mut json = MessageJson::from(message);
-            json.message_group_uuid = Some(message.group.to_string());
-            let event = MessageEvent { kind: MESSAGE_EVENT, message: json, unread };
-            let body = serde_json::to_vec(&event)
-                .map_err(|e| crate::error::Error::internal_from("cannot write the message event", e))?;
+            let body = event.frame(unread)?;
             for (connection, plan) in plans {
                 jobs.push((member, connection, plan, body.clone()));
             }

@@ -22,13 +22,14 @@ use tracing::Instrument;
 pub use self::request::{caller_sub, idempotency_key, new_message, page_request, route_key, IDEMPOTENCY_KEY_HEADER};
 use self::response::{json, list, LogLevel};
 pub use self::response::{
-    ApiError, MarkedReadJson, MessageGroupJson, MessageJson, UnreadCountsJson, UserShortJson, NEXT_CURSOR_HEADER,
+    ApiError, DeletedJson, MarkedReadJson, MessageGroupJson, MessageJson, UnreadCountsJson, UserShortJson,
+    NEXT_CURSOR_HEADER,
 };
 use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
 pub use crate::domain::{NewMessage, Recipient};
 use crate::error::Error;
-use crate::realtime::Delivery;
+use crate::realtime::{Delivery, Event};
 use crate::store::Store;
 
 /// How long a warm function trusts its memory of who a `sub` is.
@@ -40,8 +41,9 @@ const CALLER_CACHE_MAX: usize = 1024;
 pub struct App {
     store: Store,
     callers: CallerCache,
-    /// The push of a sent message to the members' open connections (the
-    /// sending function's; the stream's delivery is the guarantee).
+    /// The push of what a request did (a message sent, edited or deleted,
+    /// a read) to the members' open connections (for messages the stream's
+    /// delivery is the guarantee).
     push: Option<Delivery>,
 }
 
@@ -54,6 +56,13 @@ impl App {
     /// connections before it answers (within [`Config::push_budget`]).
     pub fn with_push(self, push: Delivery) -> Self {
         App { push: Some(push), ..self }
+    }
+
+    /// Tells the other member that `reader` read (when the marker moved).
+    async fn push_read(&self, reader: &UserSummary, read: Option<crate::store::ReadMark>) {
+        if let (Some(push), Some(mark)) = (&self.push, read) {
+            push.push(&Event::Read { mark, reader: reader.clone() }).await;
+        }
     }
 
     /// The app for the environment's configuration (`DDB_MESSAGE_TABLE`,
@@ -170,7 +179,8 @@ pub async fn list_messages(app: &App, request: Request) -> Result<Response<Body>
         let caller = app.caller(&request).await?;
         let group = request::group_in_path(&request)?;
         let page = page_request(&request)?;
-        let page = app.store.list_messages(caller.uuid, group, page).await?;
+        let (page, read) = app.store.read_messages(caller.uuid, group, page).await?;
+        app.push_read(&caller, read).await;
         let items: Vec<MessageJson> = page.items.iter().map(MessageJson::from).collect();
         Ok(list(&items, page.next.map(|c| c.encode())))
     })
@@ -202,8 +212,9 @@ pub async fn create_message(app: &App, request: Request) -> Result<Response<Body
         // Pushed before answering: the other member sees it now, not at the
         // stream's next poll. A replay was pushed by the first request.
         if let (Some(push), false) = (&app.push, sent.replayed) {
-            push.push(message).await;
+            push.push(&Event::New(message.clone())).await;
         }
+        app.push_read(&caller, sent.read).await;
         let mut response = json(StatusCode::OK, &body);
         if sent.replayed {
             response.headers_mut().insert(REPLAYED_HEADER, lambda_http::http::HeaderValue::from_static("true"));
@@ -235,8 +246,46 @@ pub async fn mark_read(app: &App, request: Request) -> Result<Response<Body>, In
     respond("mark_read", &request, async {
         let caller = app.caller(&request).await?;
         let group = request::group_in_path(&request)?;
-        app.store.mark_read(caller.uuid, group).await?;
+        let read = app.store.mark_read(caller.uuid, group).await?;
+        app.push_read(&caller, read).await;
         Ok(json(StatusCode::OK, &MarkedReadJson { message_group_uuid: group.to_string(), unread: 0 }))
+    })
+    .await
+}
+
+/// PATCH /api/messages/{message_group_uuid}/{message_uuid} — the sender
+/// replaces a message's text (the rules and 422 codes of sending); the
+/// message with `edited_at`, pushed to both members as `message_edited`.
+pub async fn edit_message(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("edit_message", &request, async {
+        let caller = app.caller(&request).await?;
+        let group = request::group_in_path(&request)?;
+        let uuid = request::message_in_path(&request)?;
+        let text = request::edited_text(request.body())?;
+        let message = app.store.edit_message(caller.uuid, group, uuid, text, Timestamp::now()).await?;
+        tracing::info!(message_group_uuid = %group, message_uuid = %uuid, "message edited");
+        if let Some(push) = &app.push {
+            push.push(&Event::Edited(message.clone())).await;
+        }
+        Ok(json(StatusCode::OK, &MessageJson::from(&message)))
+    })
+    .await
+}
+
+/// DELETE /api/messages/{message_group_uuid}/{message_uuid} — the sender
+/// deletes a message: its text leaves the table, a tombstone keeps its
+/// place; pushed to both members as `message_deleted`. Again: the same answer.
+pub async fn delete_message(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("delete_message", &request, async {
+        let caller = app.caller(&request).await?;
+        let group = request::group_in_path(&request)?;
+        let uuid = request::message_in_path(&request)?;
+        let tombstone = app.store.delete_message(caller.uuid, group, uuid, Timestamp::now()).await?;
+        tracing::info!(message_group_uuid = %group, message_uuid = %uuid, "message deleted");
+        if let Some(push) = &app.push {
+            push.push(&Event::Deleted(tombstone)).await;
+        }
+        Ok(json(StatusCode::OK, &DeletedJson { uuid: uuid.to_string(), deleted: true }))
     })
     .await
 }
@@ -289,6 +338,8 @@ pub const ROUTES: &[Route] = &[
     route!("GET /api/users/{handle}/short", "users-short", users_short),
     route!("GET /api/messages/counter", "message-counter", message_counter),
     route!("POST /api/message_groups/{message_group_uuid}/read", "mark-read", mark_read),
+    route!("PATCH /api/messages/{message_group_uuid}/{message_uuid}", "edit-message", edit_message),
+    route!("DELETE /api/messages/{message_group_uuid}/{message_uuid}", "delete-message", delete_message),
 ];
 
 /// Serves a request by its route key (`requestContext.routeKey`), as API
@@ -309,7 +360,7 @@ pub mod cors {
     pub const DEFAULT_ALLOWED_ORIGIN: &str = "http://localhost:3000";
     /// Named one by one: a `*` does not cover `Authorization`.
     pub const ALLOWED_HEADERS: &[&str] = &["authorization", "content-type", super::IDEMPOTENCY_KEY_HEADER];
-    pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "OPTIONS"];
+    pub const ALLOWED_METHODS: &[&str] = &["GET", "POST", "PATCH", "DELETE", "OPTIONS"];
     /// The frontend may read the next page's cursor.
     pub const EXPOSED_HEADERS: &[&str] = &[super::NEXT_CURSOR_HEADER, super::REPLAYED_HEADER];
     pub const MAX_AGE_SECS: u32 = 600;

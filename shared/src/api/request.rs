@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::response::{message_text_code, ApiError};
 use crate::domain::{
-    CognitoSub, Cursor, GroupUuid, Handle, IdempotencyKey, MessageText, NewMessage, PageLimit, PageRequest, Recipient,
+    CognitoSub, Cursor, GroupUuid, Handle, IdempotencyKey, MessageText, MessageUuid, NewMessage, PageLimit,
+    PageRequest, Recipient,
 };
 
 /// The caller's Cognito `sub`, from the JWT authorizer's claims in the
@@ -74,6 +75,13 @@ pub fn group_in_path(request: &Request) -> Result<GroupUuid, ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid_message_group_uuid"))
 }
 
+/// The message named in the path (`/api/messages/{group}/{message_uuid}`).
+pub fn message_in_path(request: &Request) -> Result<MessageUuid, ApiError> {
+    path_param(request, "message_uuid")
+        .and_then(|s| MessageUuid::parse(s).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_message_uuid"))
+}
+
 /// The handle in `/api/users/@{handle}/short`. API Gateway path variables are
 /// whole segments, so the variable may carry the `@`; one leading `@` is
 /// dropped. A handle that cannot exist is a user that does not exist.
@@ -111,12 +119,10 @@ pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiE
     IdempotencyKey::parse(value.as_bytes()).map(Some).map_err(|_| invalid())
 }
 
-/// Parses the create-message body:
-/// - 400 `invalid_json`: no body, not JSON, not an object, a field of the wrong type;
-/// - 400 `invalid_message_group_uuid`: a group that is not a uuid;
-/// - 422 with every validation code that applies (text, neither group nor handle);
-/// - 404 `user_not_found`: a handle that no user can have (spaces, `@`...).
-pub fn new_message(body: &Body) -> Result<NewMessage, ApiError> {
+/// A request body that must be a JSON object of `T`'s fields: 400
+/// `invalid_json` for no body, not JSON, not an object, a field of the
+/// wrong type.
+fn json_object<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, ApiError> {
     let bytes: &[u8] = match body {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
@@ -129,9 +135,29 @@ pub fn new_message(body: &Body) -> Result<NewMessage, ApiError> {
     // An object first: a derived struct would also accept a JSON array.
     let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(bytes).map_err(|_| invalid_json())?;
-    let fields: CreateMessageBody =
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| invalid_json())?;
+    serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| invalid_json())
+}
 
+/// The edit body `{"message": "<text>"}` (other fields ignored): 400
+/// `invalid_json` as for sending, 422 with the text's code.
+pub fn edited_text(body: &Body) -> Result<MessageText, ApiError> {
+    #[derive(Deserialize)]
+    struct EditMessageBody {
+        #[serde(default)]
+        message: Option<String>,
+    }
+    let fields: EditMessageBody = json_object(body)?;
+    MessageText::parse(fields.message.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::unprocessable(vec![message_text_code(e)]))
+}
+
+/// Parses the create-message body:
+/// - 400 `invalid_json`: no body, not JSON, not an object, a field of the wrong type;
+/// - 400 `invalid_message_group_uuid`: a group that is not a uuid;
+/// - 422 with every validation code that applies (text, neither group nor handle);
+/// - 404 `user_not_found`: a handle that no user can have (spaces, `@`...).
+pub fn new_message(body: &Body) -> Result<NewMessage, ApiError> {
+    let fields: CreateMessageBody = json_object(body)?;
     let present = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let group = match present(fields.message_group_uuid) {
         Some(g) => Some(GroupUuid::parse(g.trim()).map_err(|_| ApiError::bad_request("invalid_message_group_uuid"))?),

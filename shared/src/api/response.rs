@@ -66,6 +66,9 @@ pub(crate) fn from_core(e: &Error) -> (ApiError, LogLevel) {
         Error::NotMember => (ApiError::new(StatusCode::FORBIDDEN, "generic_403"), Quiet),
         Error::GroupNotFound => (ApiError::new(StatusCode::NOT_FOUND, "message_group_not_found"), Quiet),
         Error::UserNotFound => (ApiError::new(StatusCode::NOT_FOUND, "user_not_found"), Quiet),
+        Error::MessageNotFound => (ApiError::new(StatusCode::NOT_FOUND, "message_not_found"), Quiet),
+        Error::NotMessageSender => (ApiError::new(StatusCode::FORBIDDEN, "not_message_sender"), Quiet),
+        Error::MessageDeleted => (ApiError::new(StatusCode::CONFLICT, "message_deleted"), Quiet),
         Error::CannotMessageSelf => (ApiError::unprocessable(vec!["cannot_message_self"]), Quiet),
         Error::IdempotencyKeyReused => (ApiError::unprocessable(vec!["idempotency_key_reused"]), Quiet),
         Error::Unavailable { .. } => (ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"), Warn),
@@ -119,6 +122,9 @@ pub struct MessageGroupJson<'a> {
     pub created_at: String,
     /// Messages from the other member the caller has not read.
     pub unread: u32,
+    /// The time up to which the other member has read this group (null:
+    /// never): the caller's messages created at or before it are seen.
+    pub other_read_at: Option<String>,
 }
 
 impl<'a> From<&'a MessageGroup> for MessageGroupJson<'a> {
@@ -130,6 +136,7 @@ impl<'a> From<&'a MessageGroup> for MessageGroupJson<'a> {
             message: g.last_message.as_str(),
             created_at: g.last_activity.at.to_string(),
             unread: g.unread,
+            other_read_at: g.other_read.map(|read| read.at.to_string()),
         }
     }
 }
@@ -167,6 +174,12 @@ pub struct MessageJson<'a> {
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_group_uuid: Option<String>,
+    /// When its sender last changed its text; only on an edited message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// Only on a tombstone (`message` is then `""`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 impl<'a> From<&'a Message> for MessageJson<'a> {
@@ -175,11 +188,20 @@ impl<'a> From<&'a Message> for MessageJson<'a> {
             uuid: m.uuid.to_string(),
             display_name: m.sender.display_name.as_str(),
             handle: m.sender.handle.as_str(),
-            message: m.text.as_str(),
+            message: m.content.as_str(),
             created_at: m.created_at.to_string(),
             message_group_uuid: None,
+            edited_at: m.edited_at.map(|at| at.to_string()),
+            deleted: m.content.is_deleted(),
         }
     }
+}
+
+/// DELETE /api/messages/{group}/{uuid}.
+#[derive(Debug, Serialize)]
+pub struct DeletedJson {
+    pub uuid: String,
+    pub deleted: bool,
 }
 
 /// A user's short profile.

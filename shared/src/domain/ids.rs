@@ -80,6 +80,50 @@ uuid_id!(
     "message uuid"
 );
 
+impl MessageUuid {
+    /// A new message's uuid, carrying its time: a UUIDv7 (RFC 9562) whose
+    /// 48-bit Unix-milliseconds field is `at`'s, whose 12 bits after the
+    /// version hold `at`'s microseconds within that millisecond (the RFC's
+    /// "increased clock precision"), and 62 random bits. So a message's
+    /// storage key (`<time>#<uuid>`) follows from its uuid alone: an edit or
+    /// a delete finds it with one key, never a search ([`MessageUuid::time`]).
+    /// A time before 1970 gets a random (v4) uuid.
+    pub fn for_time(at: super::Timestamp) -> Self {
+        let micros = at.unix_micros();
+        let (millis, within) = (micros.div_euclid(1000), micros.rem_euclid(1000));
+        let Ok(millis) = u64::try_from(millis) else { return Self::random() };
+        if millis >= 1 << 48 {
+            return Self::random();
+        }
+        let mut bytes = *Uuid::new_v4().as_bytes();
+        bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+        // `within` < 1000 < 2^12: the version nibble, then 12 bits.
+        let rand_a = 0x7000u16 | within as u16;
+        bytes[6..8].copy_from_slice(&rand_a.to_be_bytes());
+        // The variant (10xx), over random bits.
+        bytes[8] = 0x80 | (bytes[8] & 0x3f);
+        Self(Uuid::from_bytes(bytes))
+    }
+
+    /// The time a uuid of [`MessageUuid::for_time`] carries; `None` for any
+    /// other uuid (messages stored before uuids carried their time, random
+    /// ones, forged ones).
+    pub fn time(&self) -> Option<super::Timestamp> {
+        let bytes = self.0.as_bytes();
+        if self.0.get_version_num() != 7 || self.0.get_variant() != uuid::Variant::RFC4122 {
+            return None;
+        }
+        let mut millis = [0u8; 8];
+        millis[2..].copy_from_slice(&bytes[..6]);
+        let within = i64::from(u16::from_be_bytes([bytes[6], bytes[7]]) & 0x0fff);
+        if within >= 1000 {
+            return None;
+        }
+        let millis = i64::try_from(u64::from_be_bytes(millis)).ok()?;
+        super::Timestamp::from_unix_micros(millis.checked_mul(1000)?.checked_add(within)?)
+    }
+}
+
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $extra:literal) => {
         $(#[$doc])*
@@ -149,6 +193,24 @@ string_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_uuid_carries_its_time_to_the_microsecond() {
+        for micros in [0, 1, 999, 1_000, 1_764_000_000_123_456, 1_764_000_000_123_999, 253_402_300_799_999_999] {
+            let at = super::super::Timestamp::from_unix_micros(micros).unwrap();
+            let uuid = MessageUuid::for_time(at);
+            assert_eq!(uuid.time(), Some(at), "{micros}");
+            assert_eq!(uuid.0.get_version_num(), 7);
+            assert_eq!(MessageUuid::parse(&uuid.to_string()).unwrap(), uuid);
+        }
+        let at = super::super::Timestamp::now();
+        assert_ne!(MessageUuid::for_time(at), MessageUuid::for_time(at), "62 random bits");
+        // Other uuids carry no time.
+        assert_eq!(MessageUuid::random().time(), None);
+        assert_eq!(MessageUuid::parse("01890a5d-ac96-7fe8-8000-000000000000").unwrap().time(), None, "fraction 0xfe8");
+        let before_1970 = super::super::Timestamp::from_unix_micros(-1).unwrap();
+        assert_eq!(MessageUuid::for_time(before_1970).time(), None);
+    }
 
     #[test]
     fn connection_ids_as_api_gateway_makes_them_and_nothing_that_breaks_a_key() {

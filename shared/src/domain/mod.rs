@@ -63,11 +63,15 @@ pub struct MessageGroup {
     pub owner: UserUuid,
     /// The other member.
     pub other: UserSummary,
-    /// The latest message's text and key (time + uuid).
-    pub last_message: MessageText,
+    /// The latest message's content (a deleted one shows no text) and key
+    /// (time + uuid).
+    pub last_message: Content,
     pub last_activity: MessageKey,
     /// Messages from the other member the owner has not read.
     pub unread: u32,
+    /// Up to which message the other member has read the group (their read
+    /// marker); `None` if they never have.
+    pub other_read: Option<MessageKey>,
 }
 
 /// A user's unread messages across all their message groups.
@@ -79,14 +83,38 @@ pub struct UnreadCounts {
     pub conversations: u64,
 }
 
+/// What a message says: its text, or nothing once its sender deleted it
+/// (a tombstone keeps the message's place in the history, not its text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    Text(MessageText),
+    Deleted,
+}
+
+impl Content {
+    /// The text; `""` for a deleted message.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Content::Text(text) => text.as_str(),
+            Content::Deleted => "",
+        }
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        matches!(self, Content::Deleted)
+    }
+}
+
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub uuid: MessageUuid,
     pub group: GroupUuid,
     pub sender: UserSummary,
-    pub text: MessageText,
+    pub content: Content,
     pub created_at: Timestamp,
+    /// When its sender last changed its text (`None`: never, or deleted).
+    pub edited_at: Option<Timestamp>,
 }
 
 impl Message {

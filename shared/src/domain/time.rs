@@ -110,6 +110,12 @@ pub struct MessageKey {
 pub struct InvalidMessageKey;
 
 impl MessageKey {
+    /// The key of the message whose uuid is `uuid`, when the uuid carries
+    /// its time ([`MessageUuid::for_time`]).
+    pub fn of(uuid: MessageUuid) -> Option<Self> {
+        uuid.time().map(|at| MessageKey { at, uuid })
+    }
+
     pub fn parse(s: &str) -> Result<Self, InvalidMessageKey> {
         let (at, uuid) = s.split_once('#').ok_or(InvalidMessageKey)?;
         Ok(Self {

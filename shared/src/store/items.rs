@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::Key;
 use crate::domain::{
-    CognitoSub, DisplayName, Email, GroupUuid, Handle, Message, MessageGroup, MessageKey, MessageText, MessageUuid,
-    Profile, Timestamp, UserSummary, UserUuid,
+    CognitoSub, Content, DisplayName, Email, GroupUuid, Handle, Message, MessageGroup, MessageKey, MessageText,
+    MessageUuid, Profile, Timestamp, UserSummary, UserUuid,
 };
 use crate::error::{Error, Result};
 
@@ -110,6 +110,16 @@ impl Side {
         }
     }
 
+    /// The attribute of this side's read marker: the key of the newest
+    /// message they have read up to (the other member's messages after it
+    /// are what their count counts).
+    pub fn read_attribute(self) -> &'static str {
+        match self {
+            Side::A => "read_a",
+            Side::B => "read_b",
+        }
+    }
+
     /// The attribute of this side's uuid (the membership condition).
     pub fn uuid_attribute(self) -> &'static str {
         match self {
@@ -132,7 +142,9 @@ pub(crate) struct ConversationItem {
     pub member_b_uuid: UserUuid,
     pub member_b_handle: Handle,
     pub member_b_display_name: DisplayName,
-    pub last_message: MessageText,
+    /// The latest message's text; absent once that message is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<MessageText>,
     pub last_message_at: Timestamp,
     /// The latest message's key: the list indexes' sort key.
     pub activity: MessageKey,
@@ -146,6 +158,13 @@ pub(crate) struct ConversationItem {
     pub unread_of_a: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_of_b: Option<String>,
+    /// Member a's read marker: the newest message key they have read up to
+    /// (absent: never marked). `unread_a` counts member b's live messages
+    /// after it; a receipt shows member b how far a has read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_a: Option<MessageKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_b: Option<MessageKey>,
 }
 
 impl ConversationItem {
@@ -154,7 +173,7 @@ impl ConversationItem {
     pub fn new(
         x: (&UserSummary, u32),
         y: (&UserSummary, u32),
-        last_message: MessageText,
+        last_message: Content,
         activity: MessageKey,
         group: GroupUuid,
     ) -> Self {
@@ -168,7 +187,10 @@ impl ConversationItem {
             member_b_uuid: b.uuid,
             member_b_handle: b.handle.clone(),
             member_b_display_name: b.display_name.clone(),
-            last_message,
+            last_message: match last_message {
+                Content::Text(text) => Some(text),
+                Content::Deleted => None,
+            },
             last_message_at: activity.at,
             activity,
             unread_a,
@@ -177,6 +199,8 @@ impl ConversationItem {
             list_b: super::keys::list_of(b.uuid, shard),
             unread_of_a: (unread_a > 0).then(|| super::keys::unread_of(a.uuid)),
             unread_of_b: (unread_b > 0).then(|| super::keys::unread_of(b.uuid)),
+            read_a: None,
+            read_b: None,
         }
     }
 
@@ -222,6 +246,13 @@ impl ConversationItem {
         }
     }
 
+    pub fn read(&self, side: Side) -> Option<MessageKey> {
+        match side {
+            Side::A => self.read_a,
+            Side::B => self.read_b,
+        }
+    }
+
     /// `owner`'s view of it; `None` if `owner` is not a member.
     pub fn view(&self, owner: UserUuid) -> Option<MessageGroup> {
         let side = self.side_of(owner)?;
@@ -230,9 +261,10 @@ impl ConversationItem {
             uuid: self.message_group_uuid,
             owner,
             other,
-            last_message: self.last_message.clone(),
+            last_message: self.last_message.clone().map_or(Content::Deleted, Content::Text),
             last_activity: self.activity,
             unread: self.unread(side),
+            other_read: self.read(side.other()),
         })
     }
 }
@@ -244,33 +276,58 @@ pub(crate) struct MessageItem {
     pub user_uuid: UserUuid,
     pub user_handle: Handle,
     pub user_display_name: DisplayName,
-    pub message: MessageText,
+    /// The text; removed (not blanked) when the message is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageText>,
     pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// Set when its sender deleted it: the item is its tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
 }
 
 impl From<&Message> for MessageItem {
     fn from(m: &Message) -> Self {
+        let (message, deleted_at) = match &m.content {
+            Content::Text(text) => (Some(text.clone()), None),
+            // Tombstones are written by `Store::delete_message` with the
+            // time of the delete; this mapping writes new messages (and
+            // tools' copies), where a deleted one keeps its own time.
+            Content::Deleted => (None, Some(m.created_at)),
+        };
         MessageItem {
             message_uuid: m.uuid,
             message_group_uuid: m.group,
             user_uuid: m.sender.uuid,
             user_handle: m.sender.handle.clone(),
             user_display_name: m.sender.display_name.clone(),
-            message: m.text.clone(),
+            message,
             created_at: m.created_at,
+            edited_at: m.edited_at,
+            deleted_at,
         }
     }
 }
 
-impl From<MessageItem> for Message {
-    fn from(i: MessageItem) -> Self {
-        Message {
+impl TryFrom<MessageItem> for Message {
+    type Error = Error;
+
+    /// A message with neither text nor tombstone does not parse.
+    fn try_from(i: MessageItem) -> Result<Self> {
+        let content = match (i.message, i.deleted_at) {
+            (_, Some(_)) => Content::Deleted,
+            (Some(text), None) => Content::Text(text),
+            (None, None) => return Err(Error::internal("a message item has neither text nor tombstone")),
+        };
+        Ok(Message {
             uuid: i.message_uuid,
             group: i.message_group_uuid,
             sender: UserSummary { uuid: i.user_uuid, handle: i.user_handle, display_name: i.user_display_name },
-            text: i.message,
+            content,
             created_at: i.created_at,
-        }
+            edited_at: i.edited_at,
+        })
     }
 }
 

@@ -106,7 +106,7 @@ impl Store {
             let conversation = ConversationItem::new(
                 (&named_other(y), x.unread),
                 (&named_other(x), y.unread),
-                latest.last_message.clone(),
+                crate::domain::Content::Text(latest.last_message.clone()),
                 latest.last_activity,
                 group,
             );

@@ -5,6 +5,7 @@
 //! the operator's explicit `scan`). Every write that touches several items is
 //! one TransactWriteItems with a condition on each item.
 
+mod change;
 mod connections;
 #[cfg(feature = "operator")]
 mod import;
@@ -39,6 +40,7 @@ pub use self::schema::{
     LIST_B_INDEX, MESSAGES_TABLE, UNREAD_A_INDEX, UNREAD_B_INDEX,
 };
 pub use self::send::Sent;
+pub use self::unread::ReadMark;
 
 use self::items::Item;
 pub(crate) use self::items::MessageItem;
@@ -323,6 +325,6 @@ pub mod codec {
 
     /// A stored message back from its item (every field re-parsed).
     pub fn message_from_item(item: HashMap<String, AttributeValue>) -> Result<Message> {
-        from_item::<MessageItem>(item).map(Message::from)
+        from_item::<MessageItem>(item).and_then(Message::try_from)
     }
 }

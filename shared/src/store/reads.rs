@@ -114,6 +114,17 @@ impl Store {
     /// the cursor leads to older messages. Only a member may read it:
     /// `NotMember` (the group exists) or `GroupNotFound`.
     pub async fn list_messages(&self, reader: UserUuid, group: GroupUuid, page: PageRequest) -> Result<Page<Message>> {
+        Ok(self.read_messages(reader, group, page).await?.0)
+    }
+
+    /// [`Store::list_messages`], and the reader's new read marker when the
+    /// page moved it (what the other member's `read` event says).
+    pub async fn read_messages(
+        &self,
+        reader: UserUuid,
+        group: GroupUuid,
+        page: PageRequest,
+    ) -> Result<(Page<Message>, Option<super::ReadMark>)> {
         // Both reads at once: one round trip of latency. Nothing read is
         // returned unless the membership check passes.
         let newest = page.cursor.is_none();
@@ -122,18 +133,20 @@ impl Store {
         let (membership, side) = membership?;
         let messages = messages?;
         let unread = membership.unread(side);
+        let mut mark = None;
         // The newest page shown: what it showed is read (a write only when
         // something was unread). The page is the answer: a mark that fails
         // is logged and left for the next read, never the read's failure.
         if newest && unread > 0 {
             let shown = messages.items.last().map(Message::key);
             if let Some(shown) = shown {
-                if let Err(e) = self.mark_read_from(reader, group, side, unread, Some(shown)).await {
-                    tracing::warn!(error = %e.chain(), "cannot mark the page read; left for the next read");
+                match self.mark_read_from(&membership, side, Some(shown)).await {
+                    Ok(read) => mark = read,
+                    Err(e) => tracing::warn!(error = %e.chain(), "cannot mark the page read; left for the next read"),
                 }
             }
         }
-        Ok(messages)
+        Ok((messages, mark))
     }
 
     /// An item as a failed condition returned it (ALL_OLD), or read again if
@@ -163,8 +176,10 @@ impl Store {
             Some(_) => return Err(Error::InvalidCursor),
         };
         let (items, more) = self.query_newest_first(keys::messages_of(group), start, page.limit).await?;
-        let mut messages: Vec<Message> =
-            items.into_iter().map(|i| from_item::<MessageItem>(i).map(Message::from)).collect::<Result<_>>()?;
+        let mut messages: Vec<Message> = items
+            .into_iter()
+            .map(|i| from_item::<MessageItem>(i).and_then(Message::try_from))
+            .collect::<Result<_>>()?;
         let next = match messages.last() {
             Some(oldest) if more => Some(Cursor::Messages { group, before: oldest.key() }),
             _ => None,

@@ -2,14 +2,13 @@
 //! claim, and the conversation's update (membership, summary, count).
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use sha2::{Digest, Sha256};
 
 use super::items::{from_item, to_item, ConversationItem, IdempotencyItem, MessageItem, PairItem, Side};
-use super::profiles::build_err;
-use super::{keys, sdk_error, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
+use super::{keys, sdk_error, Outcome, ReadMark, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{
-    GroupUuid, Handle, IdempotencyKey, Message, MessageText, MessageUuid, NewMessage, Recipient, Timestamp,
+    Content, GroupUuid, Handle, IdempotencyKey, Message, MessageText, MessageUuid, NewMessage, Recipient, Timestamp,
     UserSummary, UserUuid, IDEMPOTENCY_KEY_LIFETIME_SECS,
 };
 use crate::error::{Error, Result};
@@ -36,6 +35,9 @@ pub struct Sent {
     /// An earlier request with the same Idempotency-Key stored `message`;
     /// this one wrote nothing.
     pub replayed: bool,
+    /// The sender's read marker, when sending moved it (they had unread
+    /// messages in the group).
+    pub read: Option<super::ReadMark>,
 }
 
 /// Who a message is before it is stored: its uuid, its time, and the uuid
@@ -52,7 +54,19 @@ struct Identity {
 
 impl Identity {
     fn fresh(at: Timestamp) -> Self {
-        Identity { uuid: MessageUuid::random(), at, new_group: GroupUuid::random() }
+        Identity { uuid: MessageUuid::for_time(at), at, new_group: GroupUuid::random() }
+    }
+
+    /// The message of this identity: `sender`'s `text` in `group`.
+    fn message(&self, group: GroupUuid, sender: &UserSummary, text: &MessageText) -> Message {
+        Message {
+            uuid: self.uuid,
+            group,
+            sender: sender.clone(),
+            content: Content::Text(text.clone()),
+            created_at: self.at,
+            edited_at: None,
+        }
     }
 }
 
@@ -143,12 +157,21 @@ struct ConversationWrite {
     /// Move the summary to this message (the item shows an older one), or
     /// leave it (it already shows a newer one).
     summarize: bool,
+    /// Count it unread for the recipient: it is after their read marker
+    /// (always, unless a message that took long to store lands behind a
+    /// marker that has moved past it: it is then read already). So a count
+    /// is always the other member's live messages after the marker, which
+    /// is what a delete takes one off.
+    counts: bool,
 }
 
 impl ConversationWrite {
     /// The write a message needs, from the conversation as last seen.
-    fn plan(conversation: &ConversationItem, message: &Message) -> Self {
-        ConversationWrite { summarize: conversation.activity < message.key() }
+    fn plan(conversation: &ConversationItem, message: &Message, recipient: Side) -> Self {
+        let key = message.key();
+        let summarize = conversation.activity < key;
+        let counts = summarize || conversation.read(recipient).is_none_or(|read| read < key);
+        ConversationWrite { summarize, counts }
     }
 }
 
@@ -170,11 +193,11 @@ impl Store {
         if let Some(key) = key {
             identity = KeyClaim::new(sender, key, &new, at).claim(self, identity).await?;
         }
-        let (message, stored) = match new.recipient {
+        let (message, stored, read) = match new.recipient {
             Recipient::Group(group) => self.reply(sender, group, new.text, identity).await?,
             Recipient::Handle(handle) => self.start(sender, &handle, new.text, identity).await?,
         };
-        Ok(Sent { message, replayed: key.is_some() && stored == Stored::Before })
+        Ok(Sent { message, replayed: key.is_some() && stored == Stored::Before, read })
     }
 
     /// Replies in an existing message group. The sender's membership is
@@ -190,13 +213,28 @@ impl Store {
         Ok(self.reply(sender, group, text, Identity::fresh(at)).await?.0)
     }
 
+    /// [`Store::send_reply`] of a message with a given uuid and time (the
+    /// sample events' fixture names its messages): `false` when that message
+    /// was stored before.
+    pub async fn send_reply_as(
+        &self,
+        sender: &UserSummary,
+        group: GroupUuid,
+        text: MessageText,
+        uuid: MessageUuid,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let identity = Identity { uuid, at, new_group: GroupUuid::random() };
+        Ok(self.reply(sender, group, text, identity).await?.1 == Stored::Now)
+    }
+
     async fn reply(
         &self,
         sender: &UserSummary,
         group: GroupUuid,
         text: MessageText,
         identity: Identity,
-    ) -> Result<(Message, Stored)> {
+    ) -> Result<(Message, Stored, Option<ReadMark>)> {
         let (conversation, side) = self.member_conversation(sender.uuid, group).await?;
         self.append_and_read(sender, conversation, side, text, identity).await
     }
@@ -216,7 +254,7 @@ impl Store {
         let assumed = ConversationItem::new(
             (sender, 0),
             (other, 0),
-            text.clone(),
+            Content::Text(text.clone()),
             crate::domain::MessageKey { at, uuid: MessageUuid::random() },
             group,
         );
@@ -233,13 +271,14 @@ impl Store {
         side: Side,
         text: MessageText,
         identity: Identity,
-    ) -> Result<(Message, Stored)> {
-        let (group, seen) = (conversation.message_group_uuid, conversation.unread(side));
+    ) -> Result<(Message, Stored, Option<ReadMark>)> {
+        let before = conversation.clone();
         let (message, stored) = self.append(sender, conversation, side, text, identity).await?;
-        if stored == Stored::Now && seen > 0 {
-            self.read_by_sender(sender.uuid, group, side, seen).await;
+        let mut read = None;
+        if stored == Stored::Now {
+            read = self.read_by_sender(&before, side).await;
         }
-        Ok((message, stored))
+        Ok((message, stored, read))
     }
 
     /// Stores a message from `sender` in `conversation` (as last read), in
@@ -263,17 +302,20 @@ impl Store {
     ) -> Result<(Message, Stored)> {
         let group = conversation.message_group_uuid;
         let recipient = conversation.member(sender_side.other()).uuid;
-        let message = Message { uuid: identity.uuid, group, sender: sender.clone(), text, created_at: identity.at };
+        let message = identity.message(group, sender, &text);
         let put_message = self.put_new(to_item(keys::message(group, message.key()), &MessageItem::from(&message))?)?;
 
         // Each round re-plans from the conversation as the failed condition
         // returned it (a newer message); conflicts are retried inside the
         // runner.
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
-            let write = ConversationWrite::plan(&conversation, &message);
+            let write = ConversationWrite::plan(&conversation, &message, sender_side.other());
             let items = [
                 (MessageTxItem::Message, put_message.clone()),
-                (MessageTxItem::Conversation, self.conversation_update(&message, sender_side, recipient, write)?),
+                (
+                    MessageTxItem::Conversation,
+                    self.conversation_update(&message, &text, sender_side, recipient, write)?,
+                ),
             ];
             let outcome = self.run_transaction(&items).await?;
             if matches!(outcome, Outcome::Applied) {
@@ -325,13 +367,27 @@ impl Store {
         Ok(self.start(sender, recipient, text, identity).await?.0)
     }
 
+    /// [`Store::start_message_group_in`] with the first message's uuid and
+    /// time given (the sample events' fixture names its messages).
+    pub async fn start_message_group_as(
+        &self,
+        group: GroupUuid,
+        uuid: MessageUuid,
+        sender: &UserSummary,
+        recipient: &Handle,
+        text: MessageText,
+        at: Timestamp,
+    ) -> Result<Message> {
+        Ok(self.start(sender, recipient, text, Identity { uuid, at, new_group: group }).await?.0)
+    }
+
     async fn start(
         &self,
         sender: &UserSummary,
         recipient: &Handle,
         text: MessageText,
         identity: Identity,
-    ) -> Result<(Message, Stored)> {
+    ) -> Result<(Message, Stored, Option<ReadMark>)> {
         if recipient.same_as(&sender.handle) {
             return Err(Error::CannotMessageSelf);
         }
@@ -340,10 +396,10 @@ impl Store {
             return Err(Error::CannotMessageSelf);
         }
         let group = identity.new_group;
-        let message =
-            Message { uuid: identity.uuid, group, sender: sender.clone(), text: text.clone(), created_at: identity.at };
+        let message = identity.message(group, sender, &text);
         let pair_key = keys::pair(sender.uuid, other.uuid);
-        let conversation = ConversationItem::new((sender, 0), (&other, 1), message.text.clone(), message.key(), group);
+        let conversation =
+            ConversationItem::new((sender, 0), (&other, 1), message.content.clone(), message.key(), group);
         // Optimistic: create the pair, the conversation and the message at
         // once (one round trip for a new message group). If the pair exists,
         // the message group does too, and the message goes there instead.
@@ -357,10 +413,10 @@ impl Store {
         ];
         let outcome = self.run_transaction(&items).await?;
         if matches!(outcome, Outcome::Applied) {
-            return Ok((message, Stored::Now));
+            return Ok((message, Stored::Now, None));
         }
         if outcome.failed(NewGroupItem::Message).is_some() {
-            return Ok((message, Stored::Before));
+            return Ok((message, Stored::Before, None));
         }
         let Some(old) = outcome.failed(NewGroupItem::Pair) else {
             return Err(Error::internal("a new message group's conversation existed without its pair"));
@@ -374,41 +430,54 @@ impl Store {
         self.append_and_read(sender, conversation, side, text, identity).await
     }
 
-    /// The conversation's update in a message's transaction: the sender is a
-    /// member; the recipient counts one more unread message, and the
-    /// conversation is in their unread index (setting the key again changes
-    /// nothing); the summary moves to `message` unless it shows a newer one.
+    /// The conversation's part in a message's transaction: the sender is a
+    /// member; the summary moves to `message` unless it shows a newer one;
+    /// the recipient counts one more unread message unless their read marker
+    /// is past it, and the conversation is then in their unread index
+    /// (setting the key again changes nothing). Each choice is a condition,
+    /// so a conversation that changed since it was read fails it and the
+    /// write is planned again.
     fn conversation_update(
         &self,
         message: &Message,
+        text: &MessageText,
         sender: Side,
         recipient: UserUuid,
         write: ConversationWrite,
     ) -> Result<TransactWriteItem> {
         let recipient_side = sender.other();
-        let (unread, listed) = (recipient_side.unread_attribute(), recipient_side.unread_key_attribute());
+        let (unread, listed, read) =
+            (recipient_side.unread_attribute(), recipient_side.unread_key_attribute(), recipient_side.read_attribute());
         let mut condition = format!("{} = :sender", sender.uuid_attribute());
-        let mut update = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(keys::conversation(message.group).into_map()))
-            .expression_attribute_values(":sender", AttributeValue::S(message.sender.uuid.to_string()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":listed", AttributeValue::S(keys::unread_of(recipient)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let expression = if write.summarize {
+        let mut values = vec![
+            (":sender", AttributeValue::S(message.sender.uuid.to_string())),
+            (":activity", AttributeValue::S(message.key().to_string())),
+        ];
+        let mut set = Vec::new();
+        if write.summarize {
             condition.push_str(" AND activity < :activity");
-            update = update
-                .expression_attribute_values(":text", AttributeValue::S(message.text.to_string()))
-                .expression_attribute_values(":at", AttributeValue::S(message.created_at.to_string()))
-                .expression_attribute_values(":activity", AttributeValue::S(message.key().to_string()));
-            format!(
-                "SET last_message = :text, last_message_at = :at, activity = :activity, {listed} = :listed \
-                 ADD {unread} :one"
-            )
+            set.push("last_message = :text, last_message_at = :at, activity = :activity".to_owned());
+            values.push((":text", AttributeValue::S(text.to_string())));
+            values.push((":at", AttributeValue::S(message.created_at.to_string())));
+        } else if write.counts {
+            condition.push_str(&format!(" AND (attribute_not_exists({read}) OR {read} < :activity)"));
         } else {
-            format!("SET {listed} = :listed ADD {unread} :one")
-        };
-        let update = update.update_expression(expression).condition_expression(condition).build().map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            condition.push_str(&format!(" AND {read} >= :activity"));
+        }
+        let mut expression = String::new();
+        if write.counts {
+            set.push(format!("{listed} = :listed"));
+            values.push((":listed", AttributeValue::S(keys::unread_of(recipient))));
+            values.push((":one", AttributeValue::N("1".into())));
+        }
+        if !set.is_empty() {
+            expression = format!("SET {} ", set.join(", "));
+        }
+        if write.counts {
+            expression.push_str(&format!("ADD {unread} :one"));
+        }
+        // Nothing to change for a late message behind the marker: the
+        // membership and the marker are checked all the same.
+        super::change::write_or_check(self, keys::conversation(message.group), &expression, condition, values)
     }
 }

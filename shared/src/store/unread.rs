@@ -4,14 +4,26 @@
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::items::{from_item, Item, Side, UnreadEntryItem};
+use super::items::{from_item, ConversationItem, Item, Side, UnreadEntryItem};
 use super::{all_pages, keys, sdk_error, GlobalIndex, Store, MAX_TRANSACTION_ATTEMPTS, UNREAD_A_INDEX, UNREAD_B_INDEX};
 use crate::domain::{GroupUuid, MessageKey, UnreadCounts, UserUuid};
 use crate::error::{Error, Result};
 
+/// A member's read marker moved: what the other member's `read` event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMark {
+    pub group: GroupUuid,
+    pub reader: UserUuid,
+    /// Who is told.
+    pub other: UserUuid,
+    /// The newest message the reader has now read up to.
+    pub read: MessageKey,
+}
+
 /// How a conditional mark ended.
 enum Marked {
-    Done,
+    /// Written; the marker as it now is.
+    Done(Option<MessageKey>),
     /// The condition failed: the conversation as it was (ALL_OLD).
     ConditionFailed(Option<Item>),
     /// Another transaction held the item: try again.
@@ -23,14 +35,16 @@ impl Store {
     /// and its entry out of their unread index, in one conditional
     /// UpdateItem of the conversation (nothing else holds a count); nothing
     /// is written when nothing is unread. `NotMember` / `GroupNotFound` as
-    /// for reading it.
-    pub async fn mark_read(&self, reader: UserUuid, group: GroupUuid) -> Result<()> {
+    /// for reading it. The new read marker when it moved.
+    pub async fn mark_read(&self, reader: UserUuid, group: GroupUuid) -> Result<Option<ReadMark>> {
         let (conversation, side) = self.member_conversation(reader, group).await?;
-        self.mark_read_from(reader, group, side, conversation.unread(side), None).await
+        self.mark_read_from(&conversation, side, None).await
     }
 
-    /// [`Store::mark_read`] from a conversation that showed `seen` unread
-    /// messages on `reader`'s `side` (0: nothing to write). With `shown`
+    /// [`Store::mark_read`] from `conversation` as read, where `reader`
+    /// (on `side`) saw `seen` unread messages (0: nothing to write). The read
+    /// marker moves with the count: to `shown`, or to the newest message
+    /// (`activity`) for a mark of everything. With `shown`
     /// (the newest message a page showed), only what the reader was shown
     /// is marked: the write's condition is that the conversation's newest
     /// message is still `shown` and its count still `seen`, so a message
@@ -38,25 +52,31 @@ impl Store {
     /// until a read that shows it). Without it, everything is marked.
     pub(super) async fn mark_read_from(
         &self,
-        reader: UserUuid,
-        group: GroupUuid,
+        conversation: &ConversationItem,
         side: Side,
-        seen: u32,
         shown: Option<MessageKey>,
-    ) -> Result<()> {
+    ) -> Result<Option<ReadMark>> {
+        let (group, seen) = (conversation.message_group_uuid, conversation.unread(side));
+        let reader = conversation.member(side).uuid;
+        let other = conversation.member(side.other()).uuid;
         if seen == 0 {
-            return Ok(());
+            return Ok(None);
         }
         for attempt in 1..=MAX_TRANSACTION_ATTEMPTS {
             match self.try_mark_read(reader, group, side, shown.map(|s| (s, seen))).await? {
-                Marked::Done => return Ok(()),
+                Marked::Done(read) => {
+                    return match read {
+                        Some(read) => Ok(Some(ReadMark { group, reader, other, read })),
+                        None => Err(Error::internal("a mark read left no read marker")),
+                    }
+                }
                 Marked::Conflict => super::backoff(attempt).await,
                 Marked::ConditionFailed(old) => match self.conversation_as_it_was(&old, group).await? {
                     Some(c) if c.side_of(reader) != Some(side) => return Err(Error::NotMember),
                     None => return Err(Error::NotMember),
                     // A page's mark: something arrived that the page did not
                     // show; it all stays unread.
-                    Some(_) if shown.is_some() => return Ok(()),
+                    Some(_) if shown.is_some() => return Ok(None),
                     // A mark of everything has no other condition: the
                     // item changed under it (DynamoDB's answer); again.
                     Some(_) => super::backoff(attempt).await,
@@ -73,14 +93,17 @@ impl Store {
         side: Side,
         shown: Option<(MessageKey, u32)>,
     ) -> Result<Marked> {
-        let (unread, listed) = (side.unread_attribute(), side.unread_key_attribute());
+        let (unread, listed, read) = (side.unread_attribute(), side.unread_key_attribute(), side.read_attribute());
         let mut condition = format!("{} = :reader", side.uuid_attribute());
+        // The marker moves to what the page showed, or to the newest message.
+        let marker = if shown.is_some() { ":shown" } else { "activity" };
         let mut update = self
             .client
             .update_item()
             .table_name(self.table())
             .set_key(Some(keys::conversation(group).into_map()))
-            .update_expression(format!("SET {unread} = :zero REMOVE {listed}"))
+            .update_expression(format!("SET {unread} = :zero, {read} = {marker} REMOVE {listed}"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .expression_attribute_values(":reader", AttributeValue::S(reader.to_string()))
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -94,7 +117,8 @@ impl Store {
         match update.condition_expression(condition).send().await {
             Ok(out) => {
                 self.record(out.consumed_capacity.as_ref());
-                Ok(Marked::Done)
+                let marker = out.attributes.as_ref().and_then(|a| a.get(read)).and_then(|v| v.as_s().ok());
+                Ok(Marked::Done(marker.and_then(|m| MessageKey::parse(m).ok())))
             }
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
@@ -180,9 +204,13 @@ impl Store {
     /// changing). `seen`: the sender's unread count as read before the send.
     /// Never fails the send: a failure leaves the count as it was, until the
     /// next read.
-    pub(super) async fn read_by_sender(&self, sender: UserUuid, group: GroupUuid, side: Side, seen: u32) {
-        if let Err(e) = self.mark_read_from(sender, group, side, seen, None).await {
-            tracing::warn!(error = %e.chain(), "could not mark the message group read for its sender");
+    pub(super) async fn read_by_sender(&self, conversation: &ConversationItem, side: Side) -> Option<ReadMark> {
+        match self.mark_read_from(conversation, side, None).await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "could not mark the message group read for its sender");
+                None
+            }
         }
     }
 }

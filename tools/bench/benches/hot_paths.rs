@@ -6,7 +6,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use cruddur_core::api::{new_message, MessageJson};
 use cruddur_core::domain::{
-    Cursor, DisplayName, GroupUuid, Handle, Message, MessageText, MessageUuid, Timestamp, UserSummary, UserUuid,
+    Content, Cursor, DisplayName, GroupUuid, Handle, Message, MessageText, MessageUuid, Timestamp, UserSummary,
+    UserUuid,
 };
 use cruddur_core::store::codec;
 use lambda_http::Body;
@@ -20,7 +21,10 @@ fn message(i: usize) -> Message {
             handle: Handle::parse("andrewbrown").unwrap(),
             display_name: DisplayName::parse("Andrew Brown").unwrap(),
         },
-        text: MessageText::parse(&format!("message number {i}, of a typical length for a chat")).unwrap(),
+        content: Content::Text(
+            MessageText::parse(&format!("message number {i}, of a typical length for a chat")).unwrap(),
+        ),
+        edited_at: None,
         created_at: Timestamp::now(),
     }
 }

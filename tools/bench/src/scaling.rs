@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use cruddur_core::domain::{
-    DisplayName, GroupUuid, Handle, Message, MessageGroup, MessageKey, MessageText, MessageUuid, PageRequest,
+    Content, DisplayName, GroupUuid, Handle, Message, MessageGroup, MessageKey, MessageText, MessageUuid, PageRequest,
     Timestamp, UserSummary, UserUuid,
 };
 use cruddur_core::Store;
@@ -89,7 +89,8 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
                     uuid: MessageUuid::random(),
                     group: first.group,
                     sender: a.clone(),
-                    text: text.clone(),
+                    content: Content::Text(text.clone()),
+                    edited_at: None,
                     created_at: at(n)?,
                 })
             })
@@ -103,7 +104,8 @@ pub async fn run(store: &Store, sizes: &[usize]) -> Option<Value> {
                     uuid: GroupUuid::random(),
                     owner: a.uuid,
                     other: user(n),
-                    last_message: text.clone(),
+                    last_message: Content::Text(text.clone()),
+                    other_read: None,
                     last_activity: MessageKey { at, uuid: MessageUuid::random() },
                     unread: 0,
                 })

@@ -451,7 +451,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         m.created_at.to_string(),
                         m.sender.handle.to_string(),
                         m.sender.display_name.to_string(),
-                        truncate(m.text.as_str(), 70),
+                        truncate(m.content.as_str(), 70),
                     ]
                 })
                 .collect();

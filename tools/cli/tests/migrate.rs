@@ -21,7 +21,7 @@ mod legacy {
         AttributeDefinition, AttributeValue as V, BillingMode, KeySchemaElement, KeyType, LocalSecondaryIndex,
         Projection, ProjectionType, ScalarAttributeType,
     };
-    use cruddur_core::domain::{GroupUuid, Message, MessageText, MessageUuid, Timestamp, UserSummary};
+    use cruddur_core::domain::{Content, GroupUuid, Message, MessageText, MessageUuid, Timestamp, UserSummary};
     use cruddur_core::Store;
 
     pub async fn create_table(store: &Store) {
@@ -71,7 +71,8 @@ mod legacy {
                 uuid: MessageUuid::random(),
                 group,
                 sender: if *from_a { a.clone() } else { b.clone() },
-                text: MessageText::parse(line).unwrap(),
+                content: Content::Text(MessageText::parse(line).unwrap()),
+                edited_at: None,
                 created_at: Timestamp::from_unix_micros(1_767_225_600_000_000 + i as i64 * 60_000_000).unwrap(),
             });
         }
@@ -91,7 +92,7 @@ mod legacy {
                     ("other_user_uuid".into(), s(other.uuid)),
                     ("other_user_handle".into(), s(other.handle.as_str())),
                     ("other_user_display_name".into(), s(other.display_name.as_str())),
-                    ("last_message".into(), s(last.text.as_str())),
+                    ("last_message".into(), s(last.content.as_str())),
                     ("last_message_at".into(), s(last.created_at)),
                     ("last_activity".into(), s(last.key())),
                     ("unread".into(), V::N(unread(owner))),

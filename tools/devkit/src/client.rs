@@ -132,6 +132,17 @@ impl TestApp {
         self.call(mark_read_event(group).caller(Some(sub))).await
     }
 
+    /// PATCH /api/messages/{group}/{message} as `sub`, with the new `text`.
+    pub async fn edit_message(&self, sub: &str, group: &str, message: &str, text: &str) -> Answer {
+        self.call(edit_message_event(group, message).json_body(&serde_json::json!({"message": text})).caller(Some(sub)))
+            .await
+    }
+
+    /// DELETE /api/messages/{group}/{message} as `sub`.
+    pub async fn delete_message(&self, sub: &str, group: &str, message: &str) -> Answer {
+        self.call(delete_message_event(group, message).caller(Some(sub))).await
+    }
+
     /// GET /api/users/{handle}/short as `sub` (`handle` as in the path: `@bayko`).
     pub async fn users_short(&self, sub: &str, handle: &str) -> Answer {
         self.call(users_short_event(handle).caller(Some(sub))).await
@@ -155,6 +166,24 @@ pub fn mark_read_event(group: &str) -> ApiEvent {
     ApiEvent::sample("mark-read.json")
         .path(&format!("/api/message_groups/{group}/read"))
         .path_param("message_group_uuid", group)
+}
+
+/// PATCH /api/messages/{group}/{message}, from the sample event (its body
+/// replaced later).
+pub fn edit_message_event(group: &str, message: &str) -> ApiEvent {
+    message_path(ApiEvent::sample("edit-message.json"), group, message)
+}
+
+/// DELETE /api/messages/{group}/{message}, from the sample event.
+pub fn delete_message_event(group: &str, message: &str) -> ApiEvent {
+    message_path(ApiEvent::sample("delete-message.json"), group, message)
+}
+
+fn message_path(event: ApiEvent, group: &str, message: &str) -> ApiEvent {
+    event
+        .path(&format!("/api/messages/{group}/{message}"))
+        .path_param("message_group_uuid", group)
+        .path_param("message_uuid", message)
 }
 
 /// POST /api/messages, from the sample event (its body replaced later).

@@ -154,7 +154,10 @@ static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
 
     let mut operations = HashMap::new();
     for (path, item) in openapi["paths"].as_object().into_iter().flatten() {
-        for (method, operation) in item.as_object().into_iter().flatten() {
+        // A path item's other keys (`parameters`, `summary`) are no operations.
+        let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+        for (method, operation) in item.as_object().into_iter().flatten().filter(|(m, _)| methods.contains(&m.as_str()))
+        {
             let mut answers = HashMap::new();
             for (status, response) in operation["responses"].as_object().into_iter().flatten() {
                 let status: u16 = status.parse().unwrap_or_else(|_| panic!("{method} {path}: status {status}"));
@@ -233,7 +236,10 @@ mod tests {
     #[test]
     fn the_documents_load_and_a_documented_answer_passes() {
         assert!(documented_routes().contains(&"POST /api/messages".to_owned()));
-        assert_eq!(documented_events(), ["closing", "error", "message", "pong"]);
+        assert_eq!(
+            documented_events(),
+            ["closing", "error", "message", "message_deleted", "message_edited", "pong", "read", "typing"]
+        );
         let json = headers(&[("content-type", "application/json")]);
         check_response("GET /api/messages/counter", 200, &json, br#"{"count":1,"conversations":1}"#).unwrap();
         check_response("POST /api/messages", 422, &json, br#"["message_blank"]"#).unwrap();

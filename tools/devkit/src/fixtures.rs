@@ -181,7 +181,7 @@ pub async fn sample_app() -> crate::client::TestApp {
 /// (read page by page, no membership check).
 pub async fn messages_with_text(store: &Store, group: &str, text: &str) -> usize {
     let group = GroupUuid::parse(group).expect("a message group's uuid");
-    whole_message_group(store, group).await.iter().filter(|m| m.text.as_str() == text).count()
+    whole_message_group(store, group).await.iter().filter(|m| m.content.as_str() == text).count()
 }
 
 /// A fresh table with the sample fixture, plus a bayko-londo message group

@@ -6,8 +6,8 @@
 //! subs) and this message group (by its uuid).
 
 use cruddur_core::domain::{
-    CognitoSub, ConnectionId, DisplayName, Email, GroupUuid, Handle, MessageText, NewProfile, Timestamp, UserSummary,
-    UserUuid,
+    CognitoSub, ConnectionId, DisplayName, Email, GroupUuid, Handle, MessageText, MessageUuid, NewProfile, Timestamp,
+    UserSummary, UserUuid,
 };
 use cruddur_core::store::{LinkOutcome, Store};
 use cruddur_core::{Error, Result};
@@ -152,6 +152,28 @@ async fn ensure_user_as(
     }
 }
 
+/// In the sample events' fixture, the message group's history ends at this
+/// time (not at the seed's) and each message has a uuid that carries its
+/// time ([`sample_message_uuid`]), so the edit and delete events can name one.
+pub const SAMPLE_HISTORY_END: &str = "2026-11-24T09:00:00.000000Z";
+
+/// The uuid of the `n`-th message (0: the oldest) of the sample events'
+/// fixture: a UUIDv7 of its time with fixed bits.
+pub fn sample_message_uuid(n: usize) -> Result<(MessageUuid, Timestamp)> {
+    let end = Timestamp::parse(SAMPLE_HISTORY_END).map_err(|_| parse_err(SAMPLE_HISTORY_END))?;
+    let when = at(end, (MESSAGES.len() - 1 - n) as i64 * MINUTES_APART)?;
+    let (millis, micros) = (when.unix_micros() / 1000, when.unix_micros() % 1000);
+    let text = format!(
+        "{:08x}-{:04x}-7{:03x}-85a0-{:012x}",
+        millis >> 16,
+        millis & 0xffff,
+        micros,
+        0xc0ff_ee00_0000_u64 + n as u64
+    );
+    let uuid = MessageUuid::parse(&text).map_err(|_| parse_err(&text))?;
+    Ok((uuid, when))
+}
+
 /// A message group of `lines` between `a` and `b` in group `group`, the last
 /// line at `now`. Skipped (returns 0) when `a` is already in that group.
 async fn ensure_message_group(
@@ -161,6 +183,7 @@ async fn ensure_message_group(
     b: &UserSummary,
     lines: &[(bool, &str)],
     now: Timestamp,
+    named: bool,
 ) -> Result<u32> {
     if store.message_group(a.uuid, group).await?.is_some() {
         return Ok(0);
@@ -170,7 +193,14 @@ async fn ensure_message_group(
     for (i, (from_a, line)) in lines.iter().enumerate() {
         let (sender, other) = if *from_a { (a, b) } else { (b, a) };
         let when = at(now, (count - 1 - i as i64) * MINUTES_APART)?;
-        if i == 0 {
+        if named {
+            let (uuid, when) = sample_message_uuid(i)?;
+            if i == 0 {
+                store.start_message_group_as(group, uuid, sender, &other.handle, text(line)?, when).await?;
+            } else {
+                store.send_reply_as(sender, group, text(line)?, uuid, when).await?;
+            }
+        } else if i == 0 {
             store.start_message_group_in(group, sender, &other.handle, text(line)?, when).await?;
         } else {
             store.send_reply(sender, group, text(line)?, when).await?;
@@ -211,7 +241,10 @@ pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress:
     }
     let (andrew, bayko) = (&seeded[0], &seeded[1]);
     let group = GroupUuid::parse(MESSAGE_GROUP_UUID).map_err(|_| parse_err(MESSAGE_GROUP_UUID))?;
-    tally(&mut report, ensure_message_group(store, group, andrew, bayko, MESSAGES, now).await?);
+    tally(
+        &mut report,
+        ensure_message_group(store, group, andrew, bayko, MESSAGES, now, options.link_sample_subs).await?,
+    );
     step += 1;
     progress(step);
 
@@ -228,7 +261,7 @@ pub async fn seed(store: &Store, now: Timestamp, options: SeedOptions, progress:
         }
         let lines = [(true, "Hi Andrew, a question about the course."), (false, "Sure, ask away!"), (true, "Thanks!")];
         let when = at(now, i64::from(n))?;
-        tally(&mut report, ensure_message_group(store, load_group(n), &load_user, andrew, &lines, when).await?);
+        tally(&mut report, ensure_message_group(store, load_group(n), &load_user, andrew, &lines, when, false).await?);
         step += 1;
         progress(step);
     }
@@ -274,4 +307,28 @@ pub async fn seed_sample_connections(store: &Store, now: Timestamp) -> Result<u3
         written += 1;
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_messages_uuids_carry_their_times() {
+        for n in 0..MESSAGES.len() {
+            let (uuid, when) = sample_message_uuid(n).unwrap();
+            assert_eq!(uuid.time(), Some(when), "{n}");
+        }
+        // What events/edit-message.json and the others name.
+        let named: Vec<String> = (0..3).map(|n| sample_message_uuid(n).unwrap().0.to_string()).collect();
+        assert_eq!(
+            named,
+            [
+                "01a20c35-2820-7000-85a0-c0ffee000000",
+                "01a20c3b-90c0-7000-85a0-c0ffee000001",
+                "01a20c41-f960-7000-85a0-c0ffee000002"
+            ]
+        );
+        assert!(MESSAGES[0].0 && !MESSAGES[1].0 && MESSAGES[2].0, "andrewbrown's, bayko's, andrewbrown's");
+    }
 }

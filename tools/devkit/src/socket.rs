@@ -31,7 +31,14 @@ pub struct Socket {
     seen: std::collections::HashSet<String>,
     /// How many repeats it dropped.
     pub repeats: usize,
+    /// Events about the conversation rather than its messages (`read`,
+    /// `typing`), set aside as they arrive so that waiting for messages is
+    /// not thrown by them; [`Socket::event_of`] takes them.
+    aside: Vec<Value>,
 }
+
+/// The event types [`Socket::next`] sets aside.
+const SET_ASIDE: &[&str] = &["read", "typing"];
 
 impl Socket {
     /// Connects to `url` (`ws://host:port`), with `?token=` when a token is
@@ -43,7 +50,7 @@ impl Socket {
             None => url.to_owned(),
         };
         match tokio_tungstenite::connect_async(url.as_str()).await {
-            Ok((stream, _)) => Ok(Socket { stream, seen: Default::default(), repeats: 0 }),
+            Ok((stream, _)) => Ok(Socket { stream, seen: Default::default(), repeats: 0, aside: Vec::new() }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(_) => Err(0),
         }
@@ -69,6 +76,10 @@ impl Socket {
                 Message::Text(text) => match serde_json::from_str(text.as_str()) {
                     Ok(value @ Value::Object(_)) => match crate::contract::check_event(&value) {
                         Ok(()) if self.repeat(&value) => continue,
+                        Ok(()) if SET_ASIDE.iter().any(|kind| value["type"] == *kind) => {
+                            self.aside.push(value);
+                            continue;
+                        }
                         Ok(()) => Next::Event(value),
                         Err(why) => Next::Garbage(format!("an event outside the contract: {why}")),
                     },
@@ -79,6 +90,29 @@ impl Socket {
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
         }
+    }
+
+    /// The first `kind` event (`read`, `typing`) set aside or arriving
+    /// within `within`, taken.
+    pub async fn event_of(&mut self, kind: &str, within: Duration) -> Result<Value, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(at) = self.aside.iter().position(|e| e["type"] == kind) {
+                return Ok(self.aside.remove(at));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Next::Silence if left.is_zero() => return Err(format!("no {kind} event within {within:?}")),
+                Next::Silence => {}
+                Next::Event(other) => return Err(format!("waiting for a {kind} event, got {other}")),
+                other => return Err(format!("waiting for a {kind} event, got {other:?}")),
+            }
+        }
+    }
+
+    /// The `read` and `typing` events set aside and not taken yet, taken.
+    pub fn set_aside(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.aside)
     }
 
     /// Counts these messages as seen (a client that reloaded them over

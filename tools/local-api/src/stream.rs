@@ -11,7 +11,7 @@
 //! the last record handled (the checkpoint), instead of leaving the shard stuck.
 //!
 //! The filter is applied by the delivery code itself
-//! (`realtime::is_new_message`, the rule of the template's `FilterCriteria`).
+//! (`realtime::message_record`, the rule of the template's `FilterCriteria`).
 
 use std::collections::HashMap;
 use std::time::Duration;
