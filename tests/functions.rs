@@ -11,7 +11,7 @@ use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
 use cruddur_devkit::connections::ConnectionsStandIn;
 use cruddur_devkit::events::{self, ApiEvent, Expectation, Expected};
-use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, seeded_store};
+use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, seeded_store, test_config};
 use cruddur_devkit::seed::{self, MESSAGES};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
@@ -130,6 +130,26 @@ async fn every_sample_event_gets_the_contract_answer() {
                     assert!(store.connections_of(user, Timestamp::now()).await.unwrap().is_empty(), "removed");
                 } else {
                     assert_eq!(Expected::Status(connected.status_code as u16), *expected, "{name}");
+                }
+            }
+            "websocket-typing.json" => {
+                // andrewbrown types in the sample group: bayko's open
+                // connections get it, his own do not; it is stored nowhere
+                // but the throttle's marker.
+                seed::seed_sample_connections(&store, Timestamp::now()).await.unwrap();
+                let connections = ConnectionsStandIn::start().await;
+                let delivery =
+                    Delivery::push_only(store.clone(), connections.client().await, test_config().push_budget);
+                let answer = realtime::typing(&delivery, serde_json::from_str(text).unwrap()).await;
+                assert_eq!(Expected::Status(answer.status_code as u16), *expected, "{name}");
+                let typed: Vec<(String, Value)> = connections.posts();
+                assert!(typed.iter().all(|(id, _)| id.starts_with("bayko")), "{name}: only bayko's: {typed:?}");
+                assert!(typed.iter().any(|(id, _)| id == "bayko-tab"), "{name}: {typed:?}");
+                for (_, body) in &typed {
+                    assert_eq!(
+                        *body,
+                        json!({"type": "typing", "message_group_uuid": sample::GROUP, "handle": "andrewbrown", "display_name": "Andrew Brown"})
+                    );
                 }
             }
             "deliver-messages.json" | "deliver-messages-batch.json" => {

@@ -98,7 +98,7 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
         let expected: &[&str] = match binary.as_str() {
             "websocket-authorizer" => &["USER_POOL_ID", "USER_POOL_CLIENT_ID"],
             "deliver-messages" | "create-message" | "list-messages" | "mark-read" | "edit-message"
-            | "delete-message" => &["WEBSOCKET_ENDPOINT"],
+            | "delete-message" | "websocket-typing" => &["WEBSOCKET_ENDPOINT"],
             _ => &[],
         };
         assert_eq!(own, expected, "{binary}: {name}'s own variables");
@@ -170,6 +170,9 @@ fn every_sample_event_is_listed_with_the_function_that_receives_it() {
             }
             None if websocket_route == Some("$disconnect") => {
                 websocket_function(&t, "DisconnectIntegration", "IntegrationUri")
+            }
+            None if websocket_route == Some(realtime::TYPING_ACTION) => {
+                websocket_function(&t, "TypingIntegration", "IntegrationUri")
             }
             None if sample["Records"][0]["eventSource"] == "aws:dynamodb" => "deliver-messages",
             None => match sample["triggerSource"].as_str() {
@@ -275,6 +278,9 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], &[GlobalIndex])] = &[
     ("websocket-authorizer", &["dynamodb:GetItem"], &[]),
     ("websocket-connect", &["dynamodb:PutItem"], &[]),
     ("websocket-disconnect", &["dynamodb:DeleteItem"], &[]),
+    // The membership, the throttle's marker, the other member's profile
+    // and connections.
+    ("websocket-typing", &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], &[]),
     // Conversation, profiles, connections, the recipient's unread
     // indexes; a gone connection is deleted.
     (
@@ -288,7 +294,12 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], &[GlobalIndex])] = &[
 /// delivery reads the stream, closes connections of this API's stage, and
 /// sends to its failures queue; it and the sender's push post to them.
 const OTHER_GRANTS: &[(&str, &[&str], &str)] = &[
-    // The requests' pushes (a send, a read, an edit, a delete): posting only.
+    // The requests' pushes (a send, a read, an edit, a delete, typing): posting only.
+    (
+        "websocket-typing",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
     (
         "create-message",
         &["execute-api:ManageConnections"],
@@ -381,6 +392,7 @@ fn websocket_function(t: &Value, resource: &str, uri_field: &str) -> &'static st
         ("WebSocketAuthorizerFunction", "websocket-authorizer"),
         ("WebSocketConnectFunction", "websocket-connect"),
         ("WebSocketDisconnectFunction", "websocket-disconnect"),
+        ("WebSocketTypingFunction", "websocket-typing"),
     ] {
         if uri.contains(&format!("${{{logical}.Arn}}/invocations")) {
             return binary;
@@ -506,7 +518,7 @@ fn the_shipped_crates_depend_on_nothing_that_does_not_ship() {
         }
         shipped.push(name);
     }
-    assert_eq!(shipped.len(), 15, "the core and fourteen functions: {shipped:?}");
+    assert_eq!(shipped.len(), 16, "the core and fifteen functions: {shipped:?}");
     assert!(!root().join("shared/src/seed.rs").exists(), "seed data lives in tools/devkit");
 }
 
@@ -556,7 +568,13 @@ fn the_websocket_api_authorizes_connect_and_the_stream_feeds_the_delivery() {
     assert_eq!(websocket_function(&t, "DisconnectIntegration", "IntegrationUri"), "websocket-disconnect");
     let routes: Vec<&String> =
         r.iter().filter(|(_, v)| v["Type"] == "AWS::ApiGatewayV2::Route").map(|(k, _)| k).collect();
-    assert_eq!(routes.len(), 4, "no route but $connect, $disconnect, ping and $default: {routes:?}");
+    assert_eq!(routes.len(), 5, "no route but $connect, $disconnect, ping, typing and $default: {routes:?}");
+    // typing: one-way, to its function (which posts its answers itself).
+    let typing = route("TypingRoute");
+    assert_eq!(typing["RouteKey"], realtime::TYPING_ACTION);
+    assert_eq!(tag(&typing["Target"]), Some(("Sub".into(), "integrations/${TypingIntegration}".into())));
+    assert!(typing["RouteResponseSelectionExpression"].is_null(), "typing is one-way");
+    assert_eq!(websocket_function(&t, "TypingIntegration", "IntegrationUri"), "websocket-typing");
     assert_eq!(r["WebSocketApi"]["Properties"]["RouteSelectionExpression"], "$request.body.action");
     // Client frames: answered by API Gateway itself (MOCK), as the core
     // answers them locally; no function behind them.
@@ -590,6 +608,7 @@ fn the_websocket_api_authorizes_connect_and_the_stream_feeds_the_delivery() {
         ("WebSocketAuthorizerPermission", "WebSocketAuthorizerFunction", "/authorizers/${WebSocketAuthorizer}"),
         ("WebSocketConnectPermission", "WebSocketConnectFunction", "/*/$connect"),
         ("WebSocketDisconnectPermission", "WebSocketDisconnectFunction", "/*/$disconnect"),
+        ("WebSocketTypingPermission", "WebSocketTypingFunction", "/*/typing"),
     ] {
         let p = &r[permission]["Properties"];
         assert_eq!(p["Principal"], "apigateway.amazonaws.com");

@@ -76,6 +76,64 @@ pub fn answer_to_client_frame(frame: &str) -> &'static str {
     }
 }
 
+/// Whether a client frame is a `typing` action (routed to [`typing`]).
+pub fn is_typing_frame(frame: &str) -> bool {
+    let parsed = serde_json::from_str::<Value>(frame).ok();
+    parsed.as_ref().and_then(|v| v.get("action")).and_then(Value::as_str) == Some(TYPING_ACTION)
+}
+
+/// A client frame `{"action":"typing","message_group_uuid":"<uuid>"}`:
+/// the template's `typing` route to the websocket-typing function.
+pub const TYPING_ACTION: &str = "typing";
+
+/// At most one `typing` event per sender and message group this often (the
+/// rest are dropped quietly).
+pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The error frames a `typing` frame can get (the connection stays open).
+pub const TYPING_BAD_GROUP_FRAME: &str = r#"{"type":"error","error":"invalid_message_group_uuid"}"#;
+pub const TYPING_NOT_MEMBER_FRAME: &str = r#"{"type":"error","error":"not_member"}"#;
+pub const TYPING_UNAVAILABLE_FRAME: &str = r#"{"type":"error","error":"unavailable"}"#;
+
+/// The `typing` route: a member's typing is forwarded to the other member's
+/// connections as a `typing` event, at most once per [`TYPING_EVERY`] per
+/// sender and group (a conditional write of a short-lived marker decides,
+/// so it holds across concurrent invocations); never stored otherwise,
+/// never replayed. A malformed group, or one the sender is not in, gets an
+/// error frame on the sender's connection and nothing is forwarded.
+/// `delivery` is a post-only one ([`Delivery::push_only`]).
+pub async fn typing(delivery: &Delivery, request: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+    let Some((user, id)) = connection_of(&request) else {
+        tracing::warn!("a frame without the authorizer's user: ignored");
+        return status(403);
+    };
+    let group = request
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|v| v.get("message_group_uuid").and_then(Value::as_str).and_then(|s| GroupUuid::parse(s).ok()));
+    let Some(group) = group else {
+        delivery.tell(&id, TYPING_BAD_GROUP_FRAME).await;
+        return status(200);
+    };
+    let now = Timestamp::now();
+    let decided = async {
+        let Some((typist, other)) = delivery.store.members_of(user, group).await? else { return Ok(None) };
+        let claimed = delivery.store.claim_typing(group, user, now, TYPING_EVERY).await?;
+        Ok::<_, crate::error::Error>(Some((typist, other, claimed)))
+    };
+    match decided.await {
+        Ok(None) => delivery.tell(&id, TYPING_NOT_MEMBER_FRAME).await,
+        Ok(Some((_, _, false))) => tracing::info!("typing within the throttle: dropped"),
+        Ok(Some((typist, other, true))) => delivery.push(&Event::Typing { group, typist, other }).await,
+        Err(e) => {
+            tracing::warn!(error = %e.chain(), "cannot decide on a typing frame");
+            delivery.tell(&id, TYPING_UNAVAILABLE_FRAME).await;
+        }
+    }
+    status(200)
+}
+
 /// The event source mapping's filter (template.yaml's `FilterCriteria`
 /// pattern, compared by tests/template.rs): items whose partition key is a
 /// message's, new or changed (an edit, a delete). [`message_record`]
@@ -842,6 +900,14 @@ impl Delivery {
         aws_sdk_apigatewaymanagement::error::SdkError<PostToConnectionError>,
     > {
         self.connections.post_to_connection().connection_id(id.as_str()).data(Blob::new(body)).send().await
+    }
+
+    /// Posts `frame` to connection `id` (the sender's own, for an error
+    /// frame): best effort, logged.
+    pub async fn tell(&self, id: &ConnectionId, frame: &str) {
+        if let Err(e) = self.post(id, frame.as_bytes().to_vec()).await {
+            tracing::info!(connection = %id, error = %DisplayErrorContext(&e), "cannot answer a connection");
+        }
     }
 
     /// Removes connection `id`'s record (a failure is logged: TTL removes it later).

@@ -128,3 +128,44 @@ impl Store {
         Ok(open)
     }
 }
+
+impl Store {
+    /// Claims the right to forward `user`'s typing in `group` at `now`:
+    /// `true` unless one was forwarded less than `every` ago. One
+    /// conditional PutItem of a marker that lives a minute (TTL), so the
+    /// throttle holds across concurrent functions.
+    pub async fn claim_typing(
+        &self,
+        group: crate::domain::GroupUuid,
+        user: UserUuid,
+        now: Timestamp,
+        every: std::time::Duration,
+    ) -> Result<bool> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+        let now_ms = now.unix_micros() / 1000;
+        let until = now_ms + i64::try_from(every.as_millis()).unwrap_or(i64::MAX / 2);
+        let mut item = keys::typing(group, user).into_map();
+        item.insert("until_ms".into(), AttributeValue::N(until.to_string()));
+        item.insert("expires_at".into(), AttributeValue::N((now.unix_seconds() + 60).to_string()));
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR until_ms <= :now")
+            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+            .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
+            .send()
+            .await;
+        match put {
+            Ok(out) => {
+                self.record(out.consumed_capacity.as_ref());
+                Ok(true)
+            }
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Ok(false)
+            }
+            Err(e) => Err(super::sdk_error(e)),
+        }
+    }
+}

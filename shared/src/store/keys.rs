@@ -114,6 +114,12 @@ pub(crate) fn idempotency(caller: UserUuid, key: &IdempotencyKey) -> Key {
     Key { pk: format!("IDEMPOTENCY#{caller}#{}", key.as_str()), sk: "IDEMPOTENCY".into() }
 }
 
+/// `TYPING#<group>#<user>` / `TYPING`: until when `user`'s typing in
+/// `group` is not forwarded again (expires within a minute).
+pub(crate) fn typing(group: GroupUuid, user: UserUuid) -> Key {
+    Key { pk: format!("TYPING#{group}#{user}"), sk: "TYPING".into() }
+}
+
 /// The partition of `owner`'s open WebSocket connections.
 pub(crate) fn connections_of(owner: UserUuid) -> String {
     format!("CONN#{owner}")

@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::items::{from_item, ConversationItem, Item, MessageItem, Side};
 use super::{keys, sdk_error, Store, LIST_A_INDEX, LIST_B_INDEX};
-use crate::domain::{Cursor, GroupUuid, Message, MessageGroup, MessageKey, Page, PageLimit, PageRequest, UserUuid};
+use crate::domain::{
+    Cursor, GroupUuid, Message, MessageGroup, MessageKey, Page, PageLimit, PageRequest, UserSummary, UserUuid,
+};
 use crate::error::{Error, Result};
 
 impl Store {
@@ -24,6 +26,13 @@ impl Store {
         let Some(conversation) = self.conversation(group).await? else { return Ok(None) };
         let other = conversation.side_of(owner).map(|side| conversation.unread(side.other()));
         Ok(conversation.view(owner).zip(other))
+    }
+
+    /// `member` and the other member of `group`; `None` unless `member` is
+    /// one (or there is no such group).
+    pub async fn members_of(&self, member: UserUuid, group: GroupUuid) -> Result<Option<(UserSummary, UserUuid)>> {
+        let Some(conversation) = self.conversation(group).await? else { return Ok(None) };
+        Ok(conversation.side_of(member).map(|side| (conversation.member(side), conversation.member(side.other()).uuid)))
     }
 
     /// A message group's conversation item (strongly consistent).

@@ -493,6 +493,21 @@ pub fn websocket_route(
     serde_json::from_value(event).unwrap_or_else(|e| panic!("a WebSocket route event: {e}"))
 }
 
+/// A client frame `body` routed to a function (`typing`), from
+/// `events/websocket-typing.json`, for this connection with the authorizer's
+/// `context`.
+pub fn websocket_frame(
+    connection: &WebSocketConnection<'_>,
+    context: &Map<String, Value>,
+    body: &str,
+) -> ApiGatewayWebsocketProxyRequest {
+    let mut event = sample_json("websocket-typing.json");
+    connection.fill(&mut event);
+    event["requestContext"]["authorizer"] = Value::Object(context.clone());
+    event["body"] = json!(body);
+    serde_json::from_value(event).unwrap_or_else(|e| panic!("a WebSocket frame event: {e}"))
+}
+
 /// A batch of stream records as Lambda's event source mapping hands it to
 /// the function (the envelope of `events/deliver-messages.json`).
 pub fn stream_batch(records: Vec<EventRecord>) -> StreamEvent {

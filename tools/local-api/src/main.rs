@@ -125,6 +125,7 @@ async fn main() -> std::process::ExitCode {
         let push = Delivery::push_only(app.store().clone(), management.clone(), config.push_budget);
         app.with_push(push)
     };
+    let typing = Delivery::push_only(app.store().clone(), management.clone(), config.push_budget);
     let delivery = Delivery::new(app.store().clone(), management);
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let poll = std::time::Duration::from_millis(args.stream_poll_ms.max(1));
@@ -140,7 +141,7 @@ async fn main() -> std::process::ExitCode {
     let state =
         Arc::new(State { app, verifier, allowed_origin: args.allow_origin, domain: address.clone(), allowed_hosts });
     let live_after = std::time::Duration::from_millis(args.live_after_ms);
-    let gateway = Arc::new(Gateway::new(state.clone(), ws_address.clone(), live_after));
+    let gateway = Arc::new(Gateway::new(state.clone(), ws_address.clone(), live_after, typing));
     tokio::spawn(websocket::serve(ws_listener, gateway, std::future::pending()));
     // Scripts and tests wait for these lines.
     println!("cruddur-local-api listening on http://{address}");

@@ -68,11 +68,13 @@ pub struct Gateway {
     /// answer 410, as API Gateway's do in its own (shorter) gap. Zero in
     /// `scripts/dev`; the test of that race widens it.
     live_after: std::time::Duration,
+    /// The `typing` route's function (post-only, as on AWS).
+    typing: realtime::Delivery,
 }
 
 impl Gateway {
-    pub fn new(api: Arc<State>, domain: String, live_after: std::time::Duration) -> Self {
-        Gateway { api, domain, open: Mutex::new(HashMap::new()), live_after }
+    pub fn new(api: Arc<State>, domain: String, live_after: std::time::Duration, typing: realtime::Delivery) -> Self {
+        Gateway { api, domain, open: Mutex::new(HashMap::new()), live_after, typing }
     }
 
     fn sender(&self, id: &str) -> Option<mpsc::UnboundedSender<Order>> {
@@ -274,6 +276,15 @@ async fn run<S>(
                 Some(Ok(Message::Close(_))) => break true,
                 // Routed by `action` as API Gateway does (ping -> pong,
                 // anything else -> the unknown-action error frame).
+                // `typing` goes to its route's function, which answers (an
+                // error frame) through @connections, as on AWS; run apart, so
+                // this loop can write what it posts.
+                Some(Ok(Message::Text(text))) if realtime::is_typing_frame(text.as_str()) => {
+                    let connection = WebSocketConnection { id, domain: &gateway.domain, source_ip };
+                    let event = events::websocket_frame(&connection, &context, text.as_str());
+                    let typing = gateway.typing.clone();
+                    tokio::spawn(async move { realtime::typing(&typing, event).await });
+                }
                 Some(Ok(Message::Text(text))) => {
                     let answer = realtime::answer_to_client_frame(text.as_str());
                     if socket.send(Message::text(answer)).await.is_err() {
