@@ -174,8 +174,8 @@ async fn unread_counts_stay_exact_when_unread_messages_are_deleted_during_sends_
     // same with bayko reading as well.
     for (phase, uuids) in first.chunks(6).enumerate() {
         let mut tasks = Vec::new();
-        for uuid in uuids.iter().cloned() {
-            let app = app.clone();
+        for uuid in uuids {
+            let (app, uuid) = (app.clone(), uuid.clone());
             tasks.push(tokio::spawn(async move {
                 app.delete_message(sample::ANDREW_SUB, sample::GROUP, &uuid).await.ok();
             }));
