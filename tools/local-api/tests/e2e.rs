@@ -15,6 +15,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
+#[path = "e2e/conversation.rs"]
+mod conversation;
 #[path = "e2e/feed.rs"]
 mod feed;
 #[path = "e2e/realtime.rs"]

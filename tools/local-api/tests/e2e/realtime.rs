@@ -18,7 +18,7 @@ const ARRIVES_WITHIN: Duration = Duration::from_secs(5);
 const NOTHING_WITHIN: Duration = Duration::from_millis(1500);
 
 impl Stack {
-    async fn socket(&self, handle: &str) -> Socket {
+    pub(super) async fn socket(&self, handle: &str) -> Socket {
         let token = self.token(handle).await.access_token;
         Socket::connect(&self.api.ws, Some(&token)).await.unwrap_or_else(|status| panic!("{handle}: refused {status}"))
     }
@@ -48,7 +48,7 @@ impl Stack {
         records
     }
 
-    async fn send(&self, from: &str, body: Value) -> Value {
+    pub(super) async fn send(&self, from: &str, body: Value) -> Value {
         let token = self.token(from).await.access_token;
         let (status, sent) = self.call("POST", "/api/messages", Some(&token), Some(body)).await;
         assert_eq!(status, 200, "{sent}");
