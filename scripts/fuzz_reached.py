@@ -14,7 +14,8 @@ entries = json.load(open(sys.argv[2]))["log"]["entries"]
 operations = {}
 for path, item in document["paths"].items():
     pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"
-    for method in item:
+    # A path item's `parameters` (and `summary`...) are no operations.
+    for method in (m for m in item if m in ("get", "put", "post", "delete", "patch", "head", "options", "trace")):
         operations[(method.upper(), path)] = (re.compile(pattern), 0)
 for entry in entries:
     method, url = entry["request"]["method"], urlsplit(entry["request"]["url"]).path
