@@ -135,6 +135,33 @@ pub async fn run(endpoint: &str) -> Value {
     record("POST .../read (something unread)", recorder.take());
     app.message_counter(sample::BAYKO_SUB).await.ok();
     record("GET /api/messages/counter", recorder.take());
+
+    // Issue 29's changes: each a membership read and one transaction of
+    // the message and its conversation; the key comes from the uuid.
+    let sent_uuid = |a: cruddur_devkit::client::Answer| a.body["uuid"].as_str().unwrap_or_default().to_owned();
+    let older =
+        sent_uuid(app.reply(sample::ANDREW_SUB, "a message of a typical length, edited later, about 60..").await.ok());
+    let latest =
+        sent_uuid(app.reply(sample::ANDREW_SUB, "the latest message of a typical length, about sixty ch..").await.ok());
+    recorder.take();
+    let edit_text = "an edited message of a typical length, about sixty charac..";
+    app.edit_message(sample::ANDREW_SUB, MESSAGE_GROUP_UUID, &older, edit_text).await.ok();
+    let edit = record("an edit of an older message", recorder.take());
+    app.edit_message(sample::ANDREW_SUB, MESSAGE_GROUP_UUID, &latest, edit_text).await.ok();
+    let edit_latest = record("an edit of the latest message (the summary follows)", recorder.take());
+    app.delete_message(sample::ANDREW_SUB, MESSAGE_GROUP_UUID, &latest).await.ok();
+    let delete = record("a delete of the latest message, unread (summary and count follow)", recorder.take());
+    app.mark_read(sample::BAYKO_SUB, MESSAGE_GROUP_UUID).await.ok();
+    recorder.take();
+    app.delete_message(sample::ANDREW_SUB, MESSAGE_GROUP_UUID, &older).await.ok();
+    record("a delete of an older message, read", recorder.take());
+    // By the same rules, a change never costs more than the reply it changes.
+    for (name, change) in [("an edit", &edit), ("an edit of the latest", &edit_latest), ("a delete", &delete)] {
+        let (c, r) = (model::total(change), model::total(&reply));
+        if c.wru + c.index_wru > r.wru + r.index_wru || c.rru > r.rru {
+            fail(format!("{name} costs more than a reply: {c:?} against {r:?}"));
+        }
+    }
     app.list_message_groups(sample::ANDREW_SUB, "").await.ok();
     record("GET /api/message_groups (one page)", recorder.take());
 
@@ -174,13 +201,24 @@ pub async fn run(endpoint: &str) -> Value {
     }
     let posts = connections.posts().len();
     record("delivering a message (the stream function, per message)", recorder.take());
+    // A typing frame: forwarded, then one within the 2 s throttle (dropped).
+    let typist = Delivery::push_only(store.clone(), connections.client().await, config.push_budget);
+    let frame = || {
+        serde_json::from_value(sample_json("websocket-typing.json"))
+            .unwrap_or_else(|e| fail(format!("websocket-typing.json: {e}")))
+    };
+    realtime::typing(&typist, frame()).await;
+    record("a typing frame, forwarded (to one connection)", recorder.take());
+    realtime::typing(&typist, frame()).await;
+    record("a typing frame within 2 s of the last (dropped)", recorder.take());
+    let before_push = connections.posts().len();
     // The sender's push (issue 28): a reply by the app create-message runs,
     // which delivers it itself before answering (post-only); the stream's
     // delivery above still runs for it.
     let push = Delivery::push_only(store.clone(), connections.client().await, config.push_budget);
     let pusher = TestApp::pushing(store.clone(), push);
     pusher.reply(sample::ANDREW_SUB, "a pushed reply of a typical length, about sixty characters..").await.ok();
-    let pushes = connections.posts().len() - posts;
+    let pushes = connections.posts().len() - before_push;
     record("a reply with the sender's push (the reply's requests + the push's reads)", recorder.take());
 
     let growth = growth(&direct, &recorder, &config, now).await;
