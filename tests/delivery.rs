@@ -462,3 +462,39 @@ async fn a_stuck_gone_or_failing_connection_neither_slows_the_send_past_its_budg
     assert_eq!(r.connections.deleted(), Vec::<String>::new());
     assert_eq!(r.open_ids("bayko").await, ["bayko-broken", "bayko-gone", "bayko-phone", "bayko-stuck"]);
 }
+
+/// Issue 29: an edit and a delete reach the stream as MODIFY records of the
+/// message, and the stream's delivery posts them to both members (the
+/// guarantee behind the request's own push), nobody else.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_delivers_an_edit_and_a_delete_to_both_members() {
+    let r = rig().await;
+    r.connect_two_members_a_stranger_and_an_expired_record().await;
+    let sent = r.reply("andrewbrown", "to be changed").await;
+    let uuid = sent["message_uuid"].as_str().unwrap().to_owned();
+    let edited = r.s.app.edit_message(sample::ANDREW_SUB, sample::GROUP, &uuid, "changed").await.ok();
+    let after_edit = r.item_of(&uuid).await;
+    r.s.app.delete_message(sample::ANDREW_SUB, sample::GROUP, &uuid).await.ok();
+    let after_delete = r.item_of(&uuid).await;
+    assert!(after_delete.get("message").is_none(), "the tombstone's image has no text: {after_delete}");
+
+    let batch = vec![stream_record("MODIFY", &after_edit, 1), stream_record("MODIFY", &after_delete, 2)];
+    let answer = r.delivery.handle(stream_batch(batch), None).await;
+    assert_eq!(failures(&answer), Vec::<String>::new());
+    let posts = r.connections.posts();
+    let to = |kind: &str| {
+        let mut ids: Vec<String> = posts.iter().filter(|(_, b)| b["type"] == kind).map(|(id, _)| id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    for kind in ["message_edited", "message_deleted"] {
+        assert_eq!(to(kind), ["andrew-tab-1", "andrew-tab-2", "bayko-phone"], "{kind}: both members, live connections");
+    }
+    let edit = posts.iter().find(|(_, b)| b["type"] == "message_edited").map(|(_, b)| b.clone()).unwrap();
+    assert_eq!(
+        (edit["message"].clone(), edit["edited_at"].clone()),
+        (json!("changed"), edited.body["edited_at"].clone())
+    );
+    let delete = posts.iter().find(|(_, b)| b["type"] == "message_deleted").map(|(_, b)| b.clone()).unwrap();
+    assert_eq!(delete, json!({"type": "message_deleted", "message_group_uuid": sample::GROUP, "uuid": uuid}));
+}
