@@ -152,7 +152,8 @@ impl Store {
     /// The storage key of message `uuid` in `group`: from the uuid itself
     /// when it carries its time (every message sent since uuids do), else
     /// (messages stored before) by reading the group's keys newest first
-    /// until it shows up: a Query of keys only, 1 MB a page. `None` if the
+    /// until it shows up: a Query filtered on the uuid that returns only the
+    /// key (billed for the whole items read), 1 MB a page. `None` if the
     /// group has no such message.
     async fn message_key(&self, group: GroupUuid, uuid: MessageUuid) -> Result<Option<MessageKey>> {
         if let Some(key) = MessageKey::of(uuid) {
