@@ -5,13 +5,10 @@
 //! read and conditioned on it, so a concurrent send, read or change makes it
 //! plan again instead of writing over it.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use super::items::{from_item, ConversationItem, Item, MessageItem, Side};
-use super::profiles::build_err;
-use super::{keys, sdk_error, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
+use super::{keys, sdk_error, write_or_check, Outcome, Store, MAX_TRANSACTION_ATTEMPTS};
 use crate::domain::{Content, GroupUuid, Message, MessageKey, MessageText, MessageUuid, Timestamp, UserUuid};
 use crate::error::{Error, Result};
 
@@ -27,42 +24,6 @@ enum ChangeTxItem {
 enum Change {
     Edit(MessageText),
     Delete,
-}
-
-/// A conditional write of one item in a transaction: an update when there
-/// is something to change, else a check of the same condition (membership,
-/// markers) that writes nothing.
-pub(super) fn write_or_check(
-    store: &Store,
-    key: keys::Key,
-    expression: &str,
-    condition: String,
-    values: Vec<(&str, AttributeValue)>,
-) -> Result<TransactWriteItem> {
-    let key = Some(key.into_map());
-    let values = Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
-    let expression = expression.trim();
-    if expression.is_empty() {
-        let check = ConditionCheck::builder()
-            .table_name(store.table())
-            .set_key(key)
-            .condition_expression(condition)
-            .set_expression_attribute_values(values)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_err)?;
-        return Ok(TransactWriteItem::builder().condition_check(check).build());
-    }
-    let update = Update::builder()
-        .table_name(store.table())
-        .set_key(key)
-        .update_expression(expression)
-        .condition_expression(condition)
-        .set_expression_attribute_values(values)
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(build_err)?;
-    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 impl Store {

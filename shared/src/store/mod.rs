@@ -186,6 +186,44 @@ impl Store {
     }
 }
 
+/// A conditional write of one item in a transaction: an update when there
+/// is something to change, else a check of the same condition (membership,
+/// markers) that writes nothing.
+fn write_or_check(
+    store: &Store,
+    key: keys::Key,
+    expression: &str,
+    condition: String,
+    values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+) -> Result<TransactWriteItem> {
+    let key = Some(key.into_map());
+    let values = Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    let expression = expression.trim();
+    if expression.is_empty() {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(store.table())
+            .set_key(key)
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .build()
+            .map_err(profiles::build_err)?;
+        return Ok(TransactWriteItem::builder().condition_check(check).build());
+    }
+    let update = aws_sdk_dynamodb::types::Update::builder()
+        .table_name(store.table())
+        .set_key(key)
+        .update_expression(expression)
+        .condition_expression(condition)
+        .set_expression_attribute_values(values)
+        .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(profiles::build_err)?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
 /// Every item of a paginated read: `page(start)` reads one page from `start`
 /// and gives its items and the key to go on from (none or empty: the end).
 async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<Item>>

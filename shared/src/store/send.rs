@@ -478,6 +478,6 @@ impl Store {
         }
         // Nothing to change for a late message behind the marker: the
         // membership and the marker are checked all the same.
-        super::change::write_or_check(self, keys::conversation(message.group), &expression, condition, values)
+        super::write_or_check(self, keys::conversation(message.group), &expression, condition, values)
     }
 }
