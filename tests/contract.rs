@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use cruddur_core::api::ROUTES;
 use cruddur_core::realtime;
 use cruddur_devkit::client::{
-    create_message_event, delete_message_event, edit_message_event, mark_read_event, message_groups_event,
+    block_event, create_message_event, delete_message_event, edit_message_event, mark_read_event, message_groups_event,
     messages_event, reply, users_short_event, TestApp,
 };
 use cruddur_devkit::contract;
@@ -143,6 +143,19 @@ fn healthy_cases() -> Vec<(ApiEvent, Option<&'static str>, u16)> {
         (delete_message_event(group, DELETED), None, 401),
         (delete_message_event(group, BAYKOS), andrew, 403),
         (delete_message_event(group, UNKNOWN_MESSAGE), andrew, 404),
+        // Londo blocks bayko (they share no group: the cases above stand).
+        (block_event(BLOCK, "@bayko"), londo, 200),
+        (block_event(BLOCK, "@bayko"), None, 401),
+        (block_event(BLOCK, "@nobody"), londo, 404),
+        (block_event(BLOCK, "@londo"), londo, 422),
+        (blocks_event(), londo, 200),
+        (blocks_event().query("limit=0"), londo, 400),
+        (blocks_event(), None, 401),
+        (blocks_event(), nobody, 404),
+        (block_event(UNBLOCK, "@bayko"), londo, 200),
+        (block_event(UNBLOCK, "@bayko"), None, 401),
+        (block_event(UNBLOCK, "@nobody"), londo, 404),
+        (block_event(UNBLOCK, "@londo"), londo, 422),
     ]
 }
 
@@ -153,6 +166,13 @@ const EDITED: &str = "01a20c35-2820-7000-85a0-c0ffee000000";
 const BAYKOS: &str = "01a20c3b-90c0-7000-85a0-c0ffee000001";
 const DELETED: &str = "01a20c41-f960-7000-85a0-c0ffee000002";
 const UNKNOWN_MESSAGE: &str = "01a20c41-f960-7000-85a0-0000deadbeef";
+
+const BLOCK: &str = "block-user.json";
+const UNBLOCK: &str = "unblock-user.json";
+
+fn blocks_event() -> ApiEvent {
+    ApiEvent::sample("list-blocks.json")
+}
 
 fn edit(group: &str, message: &str) -> ApiEvent {
     edit_message_event(group, message).json_body(&json!({"message": "contract edit"}))
@@ -169,6 +189,9 @@ fn every_route_as_andrew() -> Vec<ApiEvent> {
         users_short_event("@bayko"),
         edit(sample::GROUP, EDITED),
         delete_message_event(sample::GROUP, DELETED),
+        block_event(BLOCK, "@londo"),
+        blocks_event(),
+        block_event(UNBLOCK, "@londo"),
     ]
     .into_iter()
     .map(|e| e.caller(Some(sample::ANDREW_SUB)))

@@ -320,6 +320,25 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
         }
         "delete-message-unknown.json" => assert_codes(a, &["message_not_found"]),
         "delete-message-bad-uuid.json" => assert_codes(a, &["invalid_message_uuid"]),
+        "block-user.json" => {
+            assert_eq!(a.body, json!({"handle": "bayko", "blocked": true}));
+            let blocks = app.call(ApiEvent::sample("list-blocks.json")).await;
+            assert_eq!(blocks.body[0]["handle"], "bayko", "{blocks:?}");
+        }
+        "block-user-self.json" => assert_codes(a, &["cannot_block_self"]),
+        "unblock-user.json" => assert_eq!(a.body, json!({"handle": "bayko", "blocked": false})),
+        "list-blocks.json" => {
+            assert_eq!(a.body, json!([]), "londo blocks nobody in the fixture");
+            app.call(ApiEvent::sample("block-user.json")).await.ok();
+            let blocks = app.call(ApiEvent::sample("list-blocks.json")).await.ok();
+            let entry = &blocks.body[0];
+            assert_eq!(keys(entry), ["handle", "display_name", "blocked_at"].into());
+            assert_eq!(
+                (entry["handle"].as_str(), entry["display_name"].as_str()),
+                (Some("bayko"), Some("Andrew Bayko"))
+            );
+            assert_iso(&entry["blocked_at"]);
+        }
         other => panic!("events/{other} has no expectation in this test: add one"),
     }
 }

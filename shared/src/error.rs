@@ -25,6 +25,15 @@ pub enum Error {
     /// The message was deleted: there is nothing left to edit.
     #[error("the message is deleted")]
     MessageDeleted,
+    /// The recipient cannot be written to (they block the caller, or they
+    /// left): one answer for both, so a block is not revealed.
+    #[error("the recipient cannot be written to")]
+    RecipientUnavailable,
+    /// The caller blocks the recipient: they unblock first.
+    #[error("the caller blocks this user")]
+    UnblockToSend,
+    #[error("a user cannot block themselves")]
+    CannotBlockSelf,
     #[error("a user cannot start a message group with themselves")]
     CannotMessageSelf,
     /// An Idempotency-Key the caller already used for a different request.

@@ -119,13 +119,19 @@ pub async fn typing(delivery: &Delivery, request: ApiGatewayWebsocketProxyReques
     let now = Timestamp::now();
     let decided = async {
         let Some((typist, other)) = delivery.store.members_of(user, group).await? else { return Ok(None) };
-        let claimed = delivery.store.claim_typing(group, user, now, TYPING_EVERY).await?;
+        // Blocked: nothing is claimed (costs no write), nothing forwarded.
+        let claimed = match other {
+            Some(_) => delivery.store.claim_typing(group, user, now, TYPING_EVERY).await?,
+            None => true,
+        };
         Ok::<_, crate::error::Error>(Some((typist, other, claimed)))
     };
     match decided.await {
         Ok(None) => delivery.tell(&id, TYPING_NOT_MEMBER_FRAME).await,
         Ok(Some((_, _, false))) => tracing::info!("typing within the throttle: dropped"),
-        Ok(Some((typist, other, true))) => delivery.push(&Event::Typing { group, typist, other }).await,
+        Ok(Some((typist, Some(other), true))) => delivery.push(&Event::Typing { group, typist, other }).await,
+        // A block stands between them: told to nobody, as if dropped.
+        Ok(Some((_, None, true))) => tracing::info!("typing in a blocked conversation: dropped"),
         Err(e) => {
             tracing::warn!(error = %e.chain(), "cannot decide on a typing frame");
             delivery.tell(&id, TYPING_UNAVAILABLE_FRAME).await;
@@ -751,12 +757,27 @@ impl Delivery {
                     tracing::warn!(message = %message.uuid, "the sender is not in the message's group; not delivered");
                     return Ok(Delivered::default());
                 };
+                // While a block stands, only the sender's own connections hear of it.
+                let Some(recipient_unread) = recipient_unread else {
+                    return self.deliver_to(vec![(sender, None)], event, now).await;
+                };
                 let counts = matches!(event, Event::New(_)).then_some((message.group, recipient_unread));
                 vec![(group.other.uuid, counts), (sender, None)]
             }
             Event::Read { mark, .. } => vec![(mark.other, None)],
             Event::Typing { other, .. } => vec![(*other, None)],
         };
+        self.deliver_to(members, event, now).await
+    }
+
+    /// [`Delivery::deliver`] of `event` to `members` (each with the count
+    /// a new message adds for them).
+    async fn deliver_to(
+        &self,
+        members: Vec<(UserUuid, Option<(GroupUuid, u32)>)>,
+        event: &Event,
+        now: Timestamp,
+    ) -> Result<Delivered> {
         let mut jobs = Vec::new();
         for (member, counts) in members {
             let connections = self.store.open_connections(member, now).await?;

@@ -22,8 +22,8 @@ use tracing::Instrument;
 pub use self::request::{caller_sub, idempotency_key, new_message, page_request, route_key, IDEMPOTENCY_KEY_HEADER};
 use self::response::{json, list, LogLevel};
 pub use self::response::{
-    ApiError, DeletedJson, MarkedReadJson, MessageGroupJson, MessageJson, UnreadCountsJson, UserShortJson,
-    NEXT_CURSOR_HEADER,
+    ApiError, BlockJson, BlockedUserJson, DeletedJson, MarkedReadJson, MessageGroupJson, MessageJson, UnreadCountsJson,
+    UserShortJson, NEXT_CURSOR_HEADER,
 };
 use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
@@ -306,6 +306,44 @@ pub async fn users_short(app: &App, request: Request) -> Result<Response<Body>, 
     .await
 }
 
+/// POST /api/users/@{handle}/block — the caller blocks a user: neither can
+/// write to the other until the caller unblocks, and nothing of the blocked
+/// user reaches the caller's connections. Again: the same answer.
+pub async fn block_user(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("block_user", &request, async {
+        let caller = app.caller(&request).await?;
+        let handle = request::handle_in_path(&request)?;
+        app.store.block(&caller, &handle, Timestamp::now()).await?;
+        tracing::info!("user blocked");
+        Ok(json(StatusCode::OK, &BlockJson { handle: handle.as_str(), blocked: true }))
+    })
+    .await
+}
+
+/// DELETE /api/users/@{handle}/block — the caller lifts their block (if any).
+pub async fn unblock_user(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("unblock_user", &request, async {
+        let caller = app.caller(&request).await?;
+        let handle = request::handle_in_path(&request)?;
+        app.store.unblock(&caller, &handle).await?;
+        tracing::info!("user unblocked");
+        Ok(json(StatusCode::OK, &BlockJson { handle: handle.as_str(), blocked: false }))
+    })
+    .await
+}
+
+/// GET /api/blocks — the users the caller blocks, newest block first.
+pub async fn list_blocks(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("list_blocks", &request, async {
+        let caller = app.caller(&request).await?;
+        let page = page_request(&request)?;
+        let page = app.store.blocks(caller.uuid, page).await?;
+        let items: Vec<BlockedUserJson> = page.items.iter().map(BlockedUserJson::from).collect();
+        Ok(list(&items, page.next.map(|c| c.encode())))
+    })
+    .await
+}
+
 /// What serves a route: a handler above, boxed (each async fn has its own
 /// future type).
 pub type Handler =
@@ -340,6 +378,9 @@ pub const ROUTES: &[Route] = &[
     route!("POST /api/message_groups/{message_group_uuid}/read", "mark-read", mark_read),
     route!("PATCH /api/messages/{message_group_uuid}/{message_uuid}", "edit-message", edit_message),
     route!("DELETE /api/messages/{message_group_uuid}/{message_uuid}", "delete-message", delete_message),
+    route!("POST /api/users/{handle}/block", "block-user", block_user),
+    route!("DELETE /api/users/{handle}/block", "unblock-user", unblock_user),
+    route!("GET /api/blocks", "list-blocks", list_blocks),
 ];
 
 /// Serves a request by its route key (`requestContext.routeKey`), as API

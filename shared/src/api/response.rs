@@ -5,7 +5,7 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::domain::{Message, MessageGroup, MessageTextError, UnreadCounts, UserSummary};
+use crate::domain::{BlockedUser, Message, MessageGroup, MessageTextError, UnreadCounts, UserSummary};
 use crate::error::Error;
 
 /// The header that carries the next page's cursor; the body stays a plain
@@ -69,6 +69,9 @@ pub(crate) fn from_core(e: &Error) -> (ApiError, LogLevel) {
         Error::MessageNotFound => (ApiError::new(StatusCode::NOT_FOUND, "message_not_found"), Quiet),
         Error::NotMessageSender => (ApiError::new(StatusCode::FORBIDDEN, "not_message_sender"), Quiet),
         Error::MessageDeleted => (ApiError::new(StatusCode::CONFLICT, "message_deleted"), Quiet),
+        Error::RecipientUnavailable => (ApiError::new(StatusCode::FORBIDDEN, "recipient_unavailable"), Quiet),
+        Error::UnblockToSend => (ApiError::new(StatusCode::FORBIDDEN, "unblock_to_send"), Quiet),
+        Error::CannotBlockSelf => (ApiError::unprocessable(vec!["cannot_block_self"]), Quiet),
         Error::CannotMessageSelf => (ApiError::unprocessable(vec!["cannot_message_self"]), Quiet),
         Error::IdempotencyKeyReused => (ApiError::unprocessable(vec!["idempotency_key_reused"]), Quiet),
         Error::Unavailable { .. } => (ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "generic_503"), Warn),
@@ -202,6 +205,31 @@ impl<'a> From<&'a Message> for MessageJson<'a> {
 pub struct DeletedJson {
     pub uuid: String,
     pub deleted: bool,
+}
+
+/// POST / DELETE /api/users/@{handle}/block.
+#[derive(Debug, Serialize)]
+pub struct BlockJson<'a> {
+    pub handle: &'a str,
+    pub blocked: bool,
+}
+
+/// One entry of GET /api/blocks.
+#[derive(Debug, Serialize)]
+pub struct BlockedUserJson<'a> {
+    pub handle: &'a str,
+    pub display_name: &'a str,
+    pub blocked_at: String,
+}
+
+impl<'a> From<&'a BlockedUser> for BlockedUserJson<'a> {
+    fn from(b: &'a BlockedUser) -> Self {
+        BlockedUserJson {
+            handle: b.user.handle.as_str(),
+            display_name: b.user.display_name.as_str(),
+            blocked_at: b.blocked_at.to_string(),
+        }
+    }
 }
 
 /// A user's short profile.

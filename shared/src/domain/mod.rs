@@ -28,6 +28,13 @@ pub struct UserSummary {
     pub display_name: DisplayName,
 }
 
+/// Someone a user blocks, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedUser {
+    pub user: UserSummary,
+    pub blocked_at: Timestamp,
+}
+
 /// A user's whole profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {

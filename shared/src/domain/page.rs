@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{GroupUuid, UserUuid};
-use super::time::MessageKey;
+use super::time::{MessageKey, Timestamp};
 
 pub const DEFAULT_PAGE_LIMIT: u8 = 20;
 pub const MAX_PAGE_LIMIT: u8 = 100;
@@ -73,6 +73,9 @@ pub enum Cursor {
     MessageGroups { owner: UserUuid, activity: MessageKey, group: GroupUuid },
     /// In the message group `group`, before (older than) the message `before`.
     Messages { group: GroupUuid, before: MessageKey },
+    /// In `owner`'s block list, after the block of `blocked` made at `at`
+    /// (newest first: before it).
+    Blocks { owner: UserUuid, at: Timestamp, blocked: UserUuid },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -82,6 +85,8 @@ enum Wire {
     Groups { o: UserUuid, a: MessageKey, g: GroupUuid },
     #[serde(rename = "m")]
     Messages { g: GroupUuid, b: MessageKey },
+    #[serde(rename = "b")]
+    Blocks { o: UserUuid, t: Timestamp, u: UserUuid },
 }
 
 impl Cursor {
@@ -89,6 +94,7 @@ impl Cursor {
         let wire = match *self {
             Cursor::MessageGroups { owner, activity, group } => Wire::Groups { o: owner, a: activity, g: group },
             Cursor::Messages { group, before } => Wire::Messages { g: group, b: before },
+            Cursor::Blocks { owner, at, blocked } => Wire::Blocks { o: owner, t: at, u: blocked },
         };
         // Serialising these plain types to JSON cannot fail.
         let json = serde_json::to_vec(&wire).unwrap_or_default();
@@ -104,6 +110,7 @@ impl Cursor {
         Ok(match wire {
             Wire::Groups { o, a, g } => Cursor::MessageGroups { owner: o, activity: a, group: g },
             Wire::Messages { g, b } => Cursor::Messages { group: g, before: b },
+            Wire::Blocks { o, t, u } => Cursor::Blocks { owner: o, at: t, blocked: u },
         })
     }
 }
@@ -147,6 +154,7 @@ mod tests {
         for c in [
             Cursor::MessageGroups { owner: UserUuid::random(), activity: key(), group: GroupUuid::random() },
             Cursor::Messages { group: GroupUuid::random(), before: key() },
+            Cursor::Blocks { owner: UserUuid::random(), at: Timestamp::now(), blocked: UserUuid::random() },
         ] {
             let s = c.encode();
             assert!(s.len() < MAX_CURSOR_LEN);

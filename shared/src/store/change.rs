@@ -73,6 +73,11 @@ impl Store {
         let key = self.message_key(group, uuid).await?.ok_or(Error::MessageNotFound)?;
         let message_write = self.message_change(group, key, caller, &change, at)?;
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
+            // An edit writes to the other member, as a send does: not while
+            // a block stands (a delete only takes away, so it may).
+            if let (Change::Edit(_), Some(refusal)) = (&change, conversation.refusal_for(side)) {
+                return Err(refusal);
+            }
             let items = [
                 (ChangeTxItem::Message, message_write.clone()),
                 (ChangeTxItem::Conversation, self.conversation_change(&conversation, side, key, &change)?),
@@ -195,6 +200,13 @@ impl Store {
             (":key", AttributeValue::S(key.to_string())),
         ];
         let mut condition = format!("{} = :caller", side.uuid_attribute());
+        if matches!(change, Change::Edit(_)) {
+            condition.push_str(&format!(
+                " AND attribute_not_exists({}) AND attribute_not_exists({})",
+                Side::A.blocked_attribute(),
+                Side::B.blocked_attribute()
+            ));
+        }
         let (mut set, mut remove) = (Vec::new(), Vec::new());
         if conversation.activity == key {
             condition.push_str(" AND activity = :key");

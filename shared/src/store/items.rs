@@ -73,9 +73,38 @@ impl From<UserRefItem> for UserSummary {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// `PAIR#<a>#<b>`: the pair's one message group, once there is one, and
+/// each member's block of the other (`blocked_a`: member a, the smaller
+/// uuid, blocks member b; the time they did). Starting a group and blocking
+/// both write it, each conditioned on the other's part, so a block racing
+/// the start of a group is either in the group or refuses it.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct PairItem {
-    pub message_group_uuid: GroupUuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_group_uuid: Option<GroupUuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_a: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_b: Option<Timestamp>,
+}
+
+impl PairItem {
+    /// Since when `side` blocks the other member, if they do.
+    pub fn blocked(&self, side: Side) -> Option<Timestamp> {
+        match side {
+            Side::A => self.blocked_a,
+            Side::B => self.blocked_b,
+        }
+    }
+}
+
+/// `BLOCK#<blocker>` / `<blocked_at>#<blocked>`: one entry of a user's block
+/// list. Names nobody: the list reads the blocked users' profiles, so an
+/// account's deletion leaves no copy of its names here.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct BlockItem {
+    pub blocked_uuid: UserUuid,
+    pub blocked_at: Timestamp,
 }
 
 /// Which of a conversation's two members: `A` has the smaller uuid.
@@ -117,6 +146,24 @@ impl Side {
         match self {
             Side::A => "read_a",
             Side::B => "read_b",
+        }
+    }
+
+    /// The attribute that says this side blocks the other (on the pair and
+    /// the conversation): the time they did.
+    pub fn blocked_attribute(self) -> &'static str {
+        match self {
+            Side::A => "blocked_a",
+            Side::B => "blocked_b",
+        }
+    }
+
+    /// Which side `member` is of the pair `member`, `other` (a: the smaller uuid).
+    pub fn of_pair(member: UserUuid, other: UserUuid) -> Side {
+        if member < other {
+            Side::A
+        } else {
+            Side::B
         }
     }
 
@@ -165,6 +212,12 @@ pub(crate) struct ConversationItem {
     pub read_a: Option<MessageKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_b: Option<MessageKey>,
+    /// Member a blocks member b (since then): neither sends while a block
+    /// stands, and nothing of one is pushed to the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_a: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_b: Option<Timestamp>,
 }
 
 impl ConversationItem {
@@ -201,6 +254,27 @@ impl ConversationItem {
             unread_of_b: (unread_b > 0).then(|| super::keys::unread_of(b.uuid)),
             read_a: None,
             read_b: None,
+            blocked_a: None,
+            blocked_b: None,
+        }
+    }
+
+    /// Whether a block stands between the members (either way).
+    pub fn blocked(&self) -> bool {
+        self.blocked_a.is_some() || self.blocked_b.is_some()
+    }
+
+    /// Why `side` may not write in it, if a block stands: their own block
+    /// first (they can lift it), then the other member's.
+    pub fn refusal_for(&self, side: Side) -> Option<Error> {
+        let (own, theirs) = match side {
+            Side::A => (self.blocked_a, self.blocked_b),
+            Side::B => (self.blocked_b, self.blocked_a),
+        };
+        if own.is_some() {
+            Some(Error::UnblockToSend)
+        } else {
+            theirs.map(|_| Error::RecipientUnavailable)
         }
     }
 

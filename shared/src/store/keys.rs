@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{CognitoSub, ConnectionId, GroupUuid, Handle, IdempotencyKey, MessageKey, UserUuid};
+use crate::domain::{CognitoSub, ConnectionId, GroupUuid, Handle, IdempotencyKey, MessageKey, Timestamp, UserUuid};
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,18 @@ pub(crate) fn list_of(member: UserUuid, shard: u8) -> String {
 pub(crate) fn pair(a: UserUuid, b: UserUuid) -> Key {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     Key { pk: format!("PAIR#{lo}#{hi}"), sk: "PAIR".into() }
+}
+
+/// The partition of `blocker`'s block list: `BLOCK#<blocker>`.
+pub(crate) fn blocks_of(blocker: UserUuid) -> String {
+    format!("BLOCK#{blocker}")
+}
+
+/// `BLOCK#<blocker>` / `<blocked_at>#<blocked>`: one entry of a block list,
+/// in the order they were made (the pair item holds the time, so the key is
+/// known when unblocking).
+pub(crate) fn block(blocker: UserUuid, at: Timestamp, blocked: UserUuid) -> Key {
+    Key { pk: blocks_of(blocker), sk: format!("{at}#{blocked}") }
 }
 
 /// The prefix of every message's partition key: the table stream's filter

@@ -5,6 +5,7 @@
 //! the operator's explicit `scan`). Every write that touches several items is
 //! one TransactWriteItems with a condition on each item.
 
+mod blocks;
 mod change;
 mod connections;
 #[cfg(feature = "operator")]
@@ -197,7 +198,8 @@ fn write_or_check(
     values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
 ) -> Result<TransactWriteItem> {
     let key = Some(key.into_map());
-    let values = Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    // DynamoDB refuses an empty map of values: none then.
+    let values = (!values.is_empty()).then(|| values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
     let expression = expression.trim();
     if expression.is_empty() {
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()

@@ -22,17 +22,26 @@ impl Store {
         &self,
         owner: UserUuid,
         group: GroupUuid,
-    ) -> Result<Option<(MessageGroup, u32)>> {
+    ) -> Result<Option<(MessageGroup, Option<u32>)>> {
         let Some(conversation) = self.conversation(group).await? else { return Ok(None) };
+        let blocked = conversation.blocked();
         let other = conversation.side_of(owner).map(|side| conversation.unread(side.other()));
-        Ok(conversation.view(owner).zip(other))
+        Ok(conversation.view(owner).zip(other).map(|(view, unread)| (view, (!blocked).then_some(unread))))
     }
 
-    /// `member` and the other member of `group`; `None` unless `member` is
-    /// one (or there is no such group).
-    pub async fn members_of(&self, member: UserUuid, group: GroupUuid) -> Result<Option<(UserSummary, UserUuid)>> {
+    /// `member` and the other member of `group` (`None` while a block
+    /// stands between them: nothing of one reaches the other); `None` unless
+    /// `member` is one (or there is no such group).
+    pub async fn members_of(
+        &self,
+        member: UserUuid,
+        group: GroupUuid,
+    ) -> Result<Option<(UserSummary, Option<UserUuid>)>> {
         let Some(conversation) = self.conversation(group).await? else { return Ok(None) };
-        Ok(conversation.side_of(member).map(|side| (conversation.member(side), conversation.member(side.other()).uuid)))
+        let blocked = conversation.blocked();
+        Ok(conversation
+            .side_of(member)
+            .map(|side| (conversation.member(side), (!blocked).then(|| conversation.member(side.other()).uuid))))
     }
 
     /// A message group's conversation item (strongly consistent).

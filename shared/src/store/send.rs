@@ -309,6 +309,11 @@ impl Store {
         // returned it (a newer message); conflicts are retried inside the
         // runner.
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
+            // A block either way: refused (the condition below makes a block
+            // that lands meanwhile refuse it too).
+            if let Some(refusal) = conversation.refusal_for(sender_side) {
+                return Err(refusal);
+            }
             let write = ConversationWrite::plan(&conversation, &message, sender_side.other());
             let items = [
                 (MessageTxItem::Message, put_message.clone()),
@@ -403,8 +408,21 @@ impl Store {
         // Optimistic: create the pair, the conversation and the message at
         // once (one round trip for a new message group). If the pair exists,
         // the message group does too, and the message goes there instead.
+        // The pair names no group yet and no block stands: a block made
+        // meanwhile refuses the start, as one made before does.
+        let pair_write = super::write_or_check(
+            self,
+            pair_key.clone(),
+            "SET message_group_uuid = :group",
+            format!(
+                "attribute_not_exists(message_group_uuid) AND attribute_not_exists({}) AND attribute_not_exists({})",
+                Side::A.blocked_attribute(),
+                Side::B.blocked_attribute()
+            ),
+            vec![(":group", AttributeValue::S(group.to_string()))],
+        )?;
         let items = [
-            (NewGroupItem::Pair, self.put_new(to_item(pair_key.clone(), &PairItem { message_group_uuid: group })?)?),
+            (NewGroupItem::Pair, pair_write),
             (NewGroupItem::Conversation, self.put_new(to_item(keys::conversation(group), &conversation)?)?),
             (
                 NewGroupItem::Message,
@@ -425,7 +443,17 @@ impl Store {
             .as_it_was(old.as_ref(), pair_key)
             .await?
             .ok_or_else(|| Error::internal("the pair condition failed but there is no pair"))?;
-        let existing = from_item::<PairItem>(pair)?.message_group_uuid;
+        let pair = from_item::<PairItem>(pair)?;
+        let side = Side::of_pair(sender.uuid, other.uuid);
+        if pair.blocked(side).is_some() {
+            return Err(Error::UnblockToSend);
+        }
+        if pair.blocked(side.other()).is_some() {
+            return Err(Error::RecipientUnavailable);
+        }
+        let existing = pair
+            .message_group_uuid
+            .ok_or_else(|| Error::internal("a pair's condition failed with neither a group nor a block"))?;
         let (conversation, side) = self.member_conversation(sender.uuid, existing).await?;
         self.append_and_read(sender, conversation, side, text, identity).await
     }
@@ -448,7 +476,12 @@ impl Store {
         let recipient_side = sender.other();
         let (unread, listed, read) =
             (recipient_side.unread_attribute(), recipient_side.unread_key_attribute(), recipient_side.read_attribute());
-        let mut condition = format!("{} = :sender", sender.uuid_attribute());
+        let mut condition = format!(
+            "{} = :sender AND attribute_not_exists({}) AND attribute_not_exists({})",
+            sender.uuid_attribute(),
+            Side::A.blocked_attribute(),
+            Side::B.blocked_attribute()
+        );
         let mut values = vec![
             (":sender", AttributeValue::S(message.sender.uuid.to_string())),
             (":activity", AttributeValue::S(message.key().to_string())),

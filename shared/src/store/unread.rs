@@ -66,9 +66,12 @@ impl Store {
             match self.try_mark_read(reader, group, side, shown.map(|s| (s, seen))).await? {
                 Marked::Done(read) => {
                     return match read {
+                        // Nothing of one member is told to the other while a
+                        // block stands between them.
+                        Some(_) if conversation.blocked() => Ok(None),
                         Some(read) => Ok(Some(ReadMark { group, reader, other, read })),
                         None => Err(Error::internal("a mark read left no read marker")),
-                    }
+                    };
                 }
                 Marked::Conflict => super::backoff(attempt).await,
                 Marked::ConditionFailed(old) => match self.conversation_as_it_was(&old, group).await? {

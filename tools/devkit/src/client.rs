@@ -143,6 +143,21 @@ impl TestApp {
         self.call(delete_message_event(group, message).caller(Some(sub))).await
     }
 
+    /// POST /api/users/{handle}/block as `sub` (`handle` as in the path: `@bayko`).
+    pub async fn block(&self, sub: &str, handle: &str) -> Answer {
+        self.call(block_event("block-user.json", handle).caller(Some(sub))).await
+    }
+
+    /// DELETE /api/users/{handle}/block as `sub`.
+    pub async fn unblock(&self, sub: &str, handle: &str) -> Answer {
+        self.call(block_event("unblock-user.json", handle).caller(Some(sub))).await
+    }
+
+    /// GET /api/blocks as `sub`, with this raw query string.
+    pub async fn blocks(&self, sub: &str, query: &str) -> Answer {
+        self.call(ApiEvent::sample("list-blocks.json").caller(Some(sub)).query(query)).await
+    }
+
     /// GET /api/users/{handle}/short as `sub` (`handle` as in the path: `@bayko`).
     pub async fn users_short(&self, sub: &str, handle: &str) -> Answer {
         self.call(users_short_event(handle).caller(Some(sub))).await
@@ -194,6 +209,11 @@ pub fn create_message_event() -> ApiEvent {
 /// GET /api/users/{handle}/short, from the sample event.
 pub fn users_short_event(handle: &str) -> ApiEvent {
     ApiEvent::sample("users-short.json").path(&format!("/api/users/{handle}/short")).path_param("handle", handle)
+}
+
+/// POST or DELETE /api/users/{handle}/block, from the sample event `sample`.
+pub fn block_event(sample: &str, handle: &str) -> ApiEvent {
+    ApiEvent::sample(sample).path(&format!("/api/users/{handle}/block")).path_param("handle", handle)
 }
 
 /// GET /api/message_groups, from the sample event.
