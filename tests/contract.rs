@@ -156,6 +156,10 @@ fn healthy_cases() -> Vec<(ApiEvent, Option<&'static str>, u16)> {
         (block_event(UNBLOCK, "@bayko"), None, 401),
         (block_event(UNBLOCK, "@nobody"), londo, 404),
         (block_event(UNBLOCK, "@londo"), londo, 422),
+        (export_event(), andrew, 200),
+        (export_event().query("cursor=garbage"), andrew, 400),
+        (export_event(), None, 401),
+        (export_event(), nobody, 404),
     ]
 }
 
@@ -169,6 +173,10 @@ const UNKNOWN_MESSAGE: &str = "01a20c41-f960-7000-85a0-0000deadbeef";
 
 const BLOCK: &str = "block-user.json";
 const UNBLOCK: &str = "unblock-user.json";
+
+fn export_event() -> ApiEvent {
+    ApiEvent::sample("export-my-data.json")
+}
 
 fn blocks_event() -> ApiEvent {
     ApiEvent::sample("list-blocks.json")
@@ -192,6 +200,7 @@ fn every_route_as_andrew() -> Vec<ApiEvent> {
         block_event(BLOCK, "@londo"),
         blocks_event(),
         block_event(UNBLOCK, "@londo"),
+        export_event(),
     ]
     .into_iter()
     .map(|e| e.caller(Some(sample::ANDREW_SUB)))

@@ -339,6 +339,20 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
             );
             assert_iso(&entry["blocked_at"]);
         }
+        "export-my-data.json" => {
+            assert_eq!(keys(&a.body), ["profile", "message_groups", "messages"].into());
+            let profile = &a.body["profile"];
+            assert_eq!(
+                (profile["handle"].as_str(), profile["email"].as_str()),
+                (Some("andrewbrown"), Some("andrew@example.com"))
+            );
+            assert_eq!(a.body["message_groups"][0]["uuid"], sample::GROUP);
+            let messages = a.body["messages"].as_array().unwrap();
+            assert_eq!(messages.len(), 20, "the default page");
+            assert_eq!(messages[0]["message"], MESSAGES[0].1, "oldest first");
+            assert!(messages.iter().all(|m| m["message_group_uuid"] == sample::GROUP));
+            assert!(a.next_cursor.is_some(), "more follows");
+        }
         other => panic!("events/{other} has no expectation in this test: add one"),
     }
 }

@@ -8,6 +8,7 @@ mod changes;
 mod concurrency;
 mod contract;
 mod delivery;
+mod export;
 mod faults;
 mod functions;
 mod hostile;

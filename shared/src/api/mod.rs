@@ -20,10 +20,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
 pub use self::request::{caller_sub, idempotency_key, new_message, page_request, route_key, IDEMPOTENCY_KEY_HEADER};
-use self::response::{json, list, LogLevel};
+use self::response::{json, list, paged, LogLevel};
 pub use self::response::{
-    ApiError, BlockJson, BlockedUserJson, DeletedJson, MarkedReadJson, MessageGroupJson, MessageJson, UnreadCountsJson,
-    UserShortJson, NEXT_CURSOR_HEADER,
+    ApiError, BlockJson, BlockedUserJson, DeletedJson, ExportJson, MarkedReadJson, MessageGroupJson, MessageJson,
+    UnreadCountsJson, UserShortJson, NEXT_CURSOR_HEADER,
 };
 use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
@@ -344,6 +344,18 @@ pub async fn list_blocks(app: &App, request: Request) -> Result<Response<Body>, 
     .await
 }
 
+/// GET /api/me/export — one page of the caller's data: their profile (first
+/// page), message groups and every message they sent or received.
+pub async fn export_my_data(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("export_my_data", &request, async {
+        let caller = app.caller(&request).await?;
+        let page = page_request(&request)?;
+        let page = app.store.export(caller.uuid, page).await?;
+        Ok(paged(&ExportJson::from(&page), page.next.map(|c| c.encode())))
+    })
+    .await
+}
+
 /// What serves a route: a handler above, boxed (each async fn has its own
 /// future type).
 pub type Handler =
@@ -381,6 +393,7 @@ pub const ROUTES: &[Route] = &[
     route!("POST /api/users/{handle}/block", "block-user", block_user),
     route!("DELETE /api/users/{handle}/block", "unblock-user", unblock_user),
     route!("GET /api/blocks", "list-blocks", list_blocks),
+    route!("GET /api/me/export", "export-my-data", export_my_data),
 ];
 
 /// Serves a request by its route key (`requestContext.routeKey`), as API

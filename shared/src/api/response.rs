@@ -5,7 +5,7 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::domain::{BlockedUser, Message, MessageGroup, MessageTextError, UnreadCounts, UserSummary};
+use crate::domain::{BlockedUser, ExportPage, Message, MessageGroup, MessageTextError, UnreadCounts, UserSummary};
 use crate::error::Error;
 
 /// The header that carries the next page's cursor; the body stays a plain
@@ -108,7 +108,12 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
 
 /// 200 with a list body and, when more items exist, the next page's cursor.
 pub fn list<T: Serialize>(items: &[T], next: Option<String>) -> Response<Body> {
-    let mut response = json(StatusCode::OK, &items);
+    paged(&items, next)
+}
+
+/// 200 with `body` and, when more follows, the next page's cursor.
+pub fn paged(body: &impl Serialize, next: Option<String>) -> Response<Body> {
+    let mut response = json(StatusCode::OK, body);
     if let Some(value) = next.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().insert(NEXT_CURSOR_HEADER, value);
     }
@@ -228,6 +233,48 @@ impl<'a> From<&'a BlockedUser> for BlockedUserJson<'a> {
             handle: b.user.handle.as_str(),
             display_name: b.user.display_name.as_str(),
             blocked_at: b.blocked_at.to_string(),
+        }
+    }
+}
+
+/// The caller's own profile, in their export.
+#[derive(Debug, Serialize)]
+pub struct ProfileJson<'a> {
+    pub uuid: String,
+    pub handle: &'a str,
+    pub display_name: &'a str,
+    pub email: &'a str,
+    pub created_at: String,
+}
+
+/// One page of GET /api/me/export.
+#[derive(Debug, Serialize)]
+pub struct ExportJson<'a> {
+    /// On the first page only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileJson<'a>>,
+    /// The message groups this page's messages enter, as the caller's list shows them.
+    pub message_groups: Vec<MessageGroupJson<'a>>,
+    /// Oldest first within each group; each names its group.
+    pub messages: Vec<MessageJson<'a>>,
+}
+
+impl<'a> From<&'a ExportPage> for ExportJson<'a> {
+    fn from(page: &'a ExportPage) -> Self {
+        ExportJson {
+            profile: page.profile.as_ref().map(|p| ProfileJson {
+                uuid: p.uuid.to_string(),
+                handle: p.handle.as_str(),
+                display_name: p.display_name.as_str(),
+                email: p.email.as_str(),
+                created_at: p.created_at.to_string(),
+            }),
+            message_groups: page.groups.iter().map(MessageGroupJson::from).collect(),
+            messages: page
+                .messages
+                .iter()
+                .map(|m| MessageJson { message_group_uuid: Some(m.group.to_string()), ..MessageJson::from(m) })
+                .collect(),
         }
     }
 }

@@ -35,6 +35,17 @@ pub struct BlockedUser {
     pub blocked_at: Timestamp,
 }
 
+/// One page of a user's export: their profile (on the first page), the
+/// message groups the page enters, and their messages, oldest first within
+/// each group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportPage {
+    pub profile: Option<Profile>,
+    pub groups: Vec<MessageGroup>,
+    pub messages: Vec<Message>,
+    pub next: Option<Cursor>,
+}
+
 /// A user's whole profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {

@@ -76,6 +76,10 @@ pub enum Cursor {
     /// In `owner`'s block list, after the block of `blocked` made at `at`
     /// (newest first: before it).
     Blocks { owner: UserUuid, at: Timestamp, blocked: UserUuid },
+    /// In `owner`'s export: in their conversations as member `b` (else a),
+    /// in the message group `group` (none: before the first), after the
+    /// message `after` (none: before its first).
+    Export { owner: UserUuid, b: bool, group: Option<GroupUuid>, after: Option<MessageKey> },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +91,8 @@ enum Wire {
     Messages { g: GroupUuid, b: MessageKey },
     #[serde(rename = "b")]
     Blocks { o: UserUuid, t: Timestamp, u: UserUuid },
+    #[serde(rename = "x")]
+    Export { o: UserUuid, b: bool, g: Option<GroupUuid>, m: Option<MessageKey> },
 }
 
 impl Cursor {
@@ -95,6 +101,7 @@ impl Cursor {
             Cursor::MessageGroups { owner, activity, group } => Wire::Groups { o: owner, a: activity, g: group },
             Cursor::Messages { group, before } => Wire::Messages { g: group, b: before },
             Cursor::Blocks { owner, at, blocked } => Wire::Blocks { o: owner, t: at, u: blocked },
+            Cursor::Export { owner, b, group, after } => Wire::Export { o: owner, b, g: group, m: after },
         };
         // Serialising these plain types to JSON cannot fail.
         let json = serde_json::to_vec(&wire).unwrap_or_default();
@@ -111,6 +118,7 @@ impl Cursor {
             Wire::Groups { o, a, g } => Cursor::MessageGroups { owner: o, activity: a, group: g },
             Wire::Messages { g, b } => Cursor::Messages { group: g, before: b },
             Wire::Blocks { o, t, u } => Cursor::Blocks { owner: o, at: t, blocked: u },
+            Wire::Export { o, b, g, m } => Cursor::Export { owner: o, b, group: g, after: m },
         })
     }
 }
@@ -155,6 +163,7 @@ mod tests {
             Cursor::MessageGroups { owner: UserUuid::random(), activity: key(), group: GroupUuid::random() },
             Cursor::Messages { group: GroupUuid::random(), before: key() },
             Cursor::Blocks { owner: UserUuid::random(), at: Timestamp::now(), blocked: UserUuid::random() },
+            Cursor::Export { owner: UserUuid::random(), b: true, group: Some(GroupUuid::random()), after: Some(key()) },
         ] {
             let s = c.encode();
             assert!(s.len() < MAX_CURSOR_LEN);

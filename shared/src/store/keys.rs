@@ -66,6 +66,11 @@ pub(crate) fn conversation(group: GroupUuid) -> Key {
     Key { pk: format!("CONV#{group}"), sk: "CONV".into() }
 }
 
+/// The message group of a conversation item's partition key (`CONV#<group>`).
+pub(crate) fn group_of_conversation(pk: &str) -> Option<GroupUuid> {
+    GroupUuid::parse(pk.strip_prefix("CONV#")?).ok()
+}
+
 /// The list-index partition that holds `member`'s entry for a group of
 /// `shard`: `LIST#<member>#<shard>`.
 pub(crate) fn list_of(member: UserUuid, shard: u8) -> String {

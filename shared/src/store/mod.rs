@@ -8,6 +8,7 @@
 mod blocks;
 mod change;
 mod connections;
+mod export;
 #[cfg(feature = "operator")]
 mod import;
 mod items;
@@ -38,7 +39,7 @@ pub use self::migrate::MigrationReport;
 pub use self::profiles::{LinkOutcome, Registration, RESERVATION_LIFETIME_SECS};
 pub use self::schema::{
     drop_table, list_tables, GlobalIndex, IndexProjection, TableDefinition, DEFAULT_TABLE_NAME, LIST_A_INDEX,
-    LIST_B_INDEX, MESSAGES_TABLE, UNREAD_A_INDEX, UNREAD_B_INDEX,
+    LIST_B_INDEX, MEMBER_A_INDEX, MEMBER_B_INDEX, MESSAGES_TABLE, UNREAD_A_INDEX, UNREAD_B_INDEX,
 };
 pub use self::send::Sent;
 pub use self::unread::ReadMark;

@@ -193,7 +193,7 @@ impl Store {
             Some(Cursor::Messages { group: g, before }) if g == group => Some(keys::message(group, before).into_map()),
             Some(_) => return Err(Error::InvalidCursor),
         };
-        let (items, more) = self.query_newest_first(keys::messages_of(group), start, page.limit).await?;
+        let (items, more) = self.query_partition(keys::messages_of(group), start, page.limit, false).await?;
         let mut messages: Vec<Message> = items
             .into_iter()
             .map(|i| from_item::<MessageItem>(i).and_then(Message::try_from))
@@ -206,14 +206,16 @@ impl Store {
         Ok(Page { items: messages, next })
     }
 
-    /// Up to `limit` items of one partition, newest (highest sort key) first,
-    /// after `start`; and whether more follow. Reads one item beyond the page
-    /// to know, so a list that ends exactly at a page boundary gets no cursor.
-    pub(super) async fn query_newest_first(
+    /// Up to `limit` items of one partition after `start`, oldest (lowest
+    /// sort key) first when `forward`, else newest first; and whether more
+    /// follow. Reads one item beyond the page to know, so a list that ends
+    /// exactly at a page boundary gets no cursor.
+    pub(super) async fn query_partition(
         &self,
         partition: String,
         start: Option<Item>,
         limit: PageLimit,
+        forward: bool,
     ) -> Result<(Vec<Item>, bool)> {
         let page = usize::from(limit.get());
         let out = self
@@ -222,7 +224,7 @@ impl Store {
             .table_name(self.table())
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(partition))
-            .scan_index_forward(false)
+            .scan_index_forward(forward)
             .consistent_read(true)
             .limit(i32::from(limit.get()) + 1)
             .set_exclusive_start_key(start)

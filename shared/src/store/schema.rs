@@ -31,6 +31,9 @@ pub enum IndexProjection {
     /// These attributes only (`ProjectionType: INCLUDE`): the entry is
     /// rewritten only when its keys or one of them changes.
     Include(&'static [&'static str]),
+    /// The keys alone (`ProjectionType: KEYS_ONLY`): the entry is written
+    /// only when the item gets or loses the index's keys, or they change.
+    KeysOnly,
 }
 
 impl IndexProjection {
@@ -39,6 +42,7 @@ impl IndexProjection {
         match self {
             IndexProjection::All => "ALL",
             IndexProjection::Include(_) => "INCLUDE",
+            IndexProjection::KeysOnly => "KEYS_ONLY",
         }
     }
 
@@ -47,13 +51,14 @@ impl IndexProjection {
         match self {
             IndexProjection::All => None,
             IndexProjection::Include(attributes) => Some(attributes),
+            IndexProjection::KeysOnly => Some(&[]),
         }
     }
 
     fn to_sdk(self) -> Projection {
         let builder = Projection::builder().projection_type(ProjectionType::from(self.type_name()));
         match self.attributes() {
-            None => builder.build(),
+            None | Some([]) => builder.build(),
             Some(attributes) => {
                 builder.set_non_key_attributes(Some(attributes.iter().map(|a| (*a).to_owned()).collect())).build()
             }
@@ -117,11 +122,39 @@ pub const UNREAD_B_INDEX: GlobalIndex = GlobalIndex {
     projection: IndexProjection::Include(&["unread_b"]),
 };
 
+/// Every conversation of member a (`member-a-index`) or member b
+/// (`member-b-index`), in a fixed order (the conversation's key): what an
+/// export and an account's deletion walk, page by page, where the list
+/// indexes' order moves with every message. Keys only: an entry is written
+/// when its conversation is created, never by a message.
+pub const MEMBER_A_INDEX: GlobalIndex = GlobalIndex {
+    name: "member-a-index",
+    partition_key: "member_a_uuid",
+    sort_key: "pk",
+    projection: IndexProjection::KeysOnly,
+};
+pub const MEMBER_B_INDEX: GlobalIndex = GlobalIndex {
+    name: "member-b-index",
+    partition_key: "member_b_uuid",
+    sort_key: "pk",
+    projection: IndexProjection::KeysOnly,
+};
+
 pub const MESSAGES_TABLE: TableDefinition = TableDefinition {
     partition_key: "pk",
     sort_key: "sk",
-    string_attributes: &["pk", "sk", "list_a", "list_b", "activity", "unread_of_a", "unread_of_b"],
-    global_indexes: &[LIST_A_INDEX, LIST_B_INDEX, UNREAD_A_INDEX, UNREAD_B_INDEX],
+    string_attributes: &[
+        "pk",
+        "sk",
+        "list_a",
+        "list_b",
+        "activity",
+        "unread_of_a",
+        "unread_of_b",
+        "member_a_uuid",
+        "member_b_uuid",
+    ],
+    global_indexes: &[LIST_A_INDEX, LIST_B_INDEX, UNREAD_A_INDEX, UNREAD_B_INDEX, MEMBER_A_INDEX, MEMBER_B_INDEX],
     on_demand: true,
     ttl_attribute: "expires_at",
     stream_view: "NEW_IMAGE",

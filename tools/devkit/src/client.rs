@@ -158,6 +158,11 @@ impl TestApp {
         self.call(ApiEvent::sample("list-blocks.json").caller(Some(sub)).query(query)).await
     }
 
+    /// GET /api/me/export as `sub`, with this raw query string.
+    pub async fn export(&self, sub: &str, query: &str) -> Answer {
+        self.call(ApiEvent::sample("export-my-data.json").caller(Some(sub)).query(query)).await
+    }
+
     /// GET /api/users/{handle}/short as `sub` (`handle` as in the path: `@bayko`).
     pub async fn users_short(&self, sub: &str, handle: &str) -> Answer {
         self.call(users_short_event(handle).caller(Some(sub))).await
