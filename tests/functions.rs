@@ -9,9 +9,10 @@ use cruddur_core::domain::{Timestamp, UserUuid};
 use cruddur_core::realtime::{self, Delivery};
 use cruddur_core::triggers;
 use cruddur_devkit::client::{messages_event, Answer, TestApp};
+use cruddur_devkit::cognito;
 use cruddur_devkit::connections::ConnectionsStandIn;
 use cruddur_devkit::events::{self, ApiEvent, Expectation, Expected};
-use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, seeded_store, test_config};
+use cruddur_devkit::fixtures::{fresh_store, handle, item_count, sample, seeded_store, test_config, TEST_POOL};
 use cruddur_devkit::seed::{self, MESSAGES};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_http::aws_lambda_events::cognito::{CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPreSignup};
@@ -74,7 +75,7 @@ async fn every_sample_event_gets_the_contract_answer() {
     for Expectation { event: name, expected, .. } in &expectations {
         let text = events::sample_text(name);
         let store = seeded_store().await;
-        let app = TestApp::new(store.clone());
+        let app = TestApp::new(store.clone()).with_directory(cognito::local_directory(TEST_POOL).await);
         match name.as_str() {
             "post-confirmation.json" => {
                 assert_eq!(expected, &Expected::Accepted);
@@ -338,6 +339,22 @@ async fn check_http_answer(name: &str, a: &Answer, app: &TestApp) {
                 (Some("bayko"), Some("Andrew Bayko"))
             );
             assert_iso(&entry["blocked_at"]);
+        }
+        "delete-my-account.json" => {
+            assert_eq!(a.body, json!({"deleted": true}));
+            let after = app.call(ApiEvent::sample("list-blocks.json")).await;
+            assert_eq!(after.pair(), (404, json!(["user_not_found"])), "londo is gone");
+            let bayko = app.list_message_groups(sample::BAYKO_SUB, "").await.ok();
+            let with_londo = bayko.body.as_array().unwrap().iter().find(|g| g["message"] == "Londo, a word?").cloned();
+            let with_londo = with_londo.expect("bayko keeps the group");
+            assert_eq!(
+                (with_londo["handle"].as_str(), with_londo["display_name"].as_str()),
+                (Some("deleted"), Some("Deleted user"))
+            );
+            let items = serde_json::to_string(&app.store.scan_all().await.unwrap()).unwrap();
+            for gone in ["londo@example.com", "Londo Mollari", "\"londo\""] {
+                assert!(!items.contains(gone), "{gone} is still in the table");
+            }
         }
         "export-my-data.json" => {
             assert_eq!(keys(&a.body), ["profile", "message_groups", "messages"].into());

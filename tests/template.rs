@@ -33,7 +33,14 @@ fn resources(t: &Value) -> BTreeMap<String, Value> {
 /// `!Ref X` / `!GetAtt X.Arn` as ("Ref", "X") / ("GetAtt", "X.Arn").
 fn tag(v: &Value) -> Option<(String, String)> {
     match v {
-        Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_owned(), t.value.as_str()?.to_owned())),
+        // `!Sub [text, {variables}]`: the text names the resource.
+        Value::Tagged(t) => {
+            let value = match &t.value {
+                Value::Sequence(parts) => parts.first()?.as_str()?,
+                one => one.as_str()?,
+            };
+            Some((t.tag.to_string().trim_start_matches('!').to_owned(), value.to_owned()))
+        }
         _ => None,
     }
 }
@@ -102,6 +109,8 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
             "websocket-authorizer" => &["USER_POOL_ID", "USER_POOL_CLIENT_ID"],
             "deliver-messages" | "create-message" | "list-messages" | "mark-read" | "edit-message"
             | "delete-message" | "websocket-typing" => &["WEBSOCKET_ENDPOINT"],
+            // The pool it deletes accounts from, the connections it closes.
+            "delete-my-account" => &["USER_POOL_ID", "WEBSOCKET_ENDPOINT"],
             _ => &[],
         };
         assert_eq!(own, expected, "{binary}: {name}'s own variables");
@@ -280,6 +289,12 @@ const MINIMAL_ACTIONS: &[(&str, &[&str], &[GlobalIndex])] = &[
     ("list-blocks", &["dynamodb:GetItem", "dynamodb:Query"], &[]),
     // The profile, the member indexes, each conversation and its messages.
     ("export-my-data", &["dynamodb:GetItem", "dynamodb:Query"], &[MEMBER_A_INDEX, MEMBER_B_INDEX]),
+    // The deletion's steps (shared/src/store/accounts.rs).
+    (
+        "delete-my-account",
+        &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        &[MEMBER_A_INDEX, MEMBER_B_INDEX],
+    ),
     // The caller's link, then their two unread-index partitions.
     ("message-counter", &["dynamodb:GetItem", "dynamodb:Query"], &[UNREAD_A_INDEX, UNREAD_B_INDEX]),
     ("mark-read", &["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], &[]),
@@ -344,6 +359,22 @@ const OTHER_GRANTS: &[(&str, &[&str], &str)] = &[
     // Closing a connection (token expired, too many, unresponsive).
     (
         "deliver-messages",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/DELETE/@connections/*",
+    ),
+    // Deleting an account: the user pool's account, and its connections.
+    (
+        "delete-my-account",
+        &["cognito-idp:AdminDeleteUser"],
+        "Sub arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${PoolId}",
+    ),
+    (
+        "delete-my-account",
+        &["execute-api:ManageConnections"],
+        "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/POST/@connections/*",
+    ),
+    (
+        "delete-my-account",
         &["execute-api:ManageConnections"],
         "Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${WebSocketStage}/DELETE/@connections/*",
     ),
@@ -520,16 +551,21 @@ fn the_shipped_crates_depend_on_nothing_that_does_not_ship() {
                 kind == Some("dev") || !not_shipped.contains(&dep),
                 "{name} (shipped) depends on {dep}, which does not ship"
             );
+            // The Cognito SDK ships in the one function that deletes accounts.
+            let own = if name == "delete-my-account" { &["aws-sdk-cognitoidentityprovider"][..] } else { &[] };
             if name != "cruddur-core" && kind.is_none() {
                 assert!(
-                    ["cruddur-core", "lambda_http", "tokio"].contains(&dep),
+                    ["cruddur-core", "lambda_http", "tokio"].contains(&dep) || own.contains(&dep),
                     "function {name} depends on {dep}: a function is a thin adapter over cruddur-core"
                 );
+            }
+            if name == "cruddur-core" {
+                assert_ne!(dep, "aws-sdk-cognitoidentityprovider", "the core must not bring the Cognito SDK");
             }
         }
         shipped.push(name);
     }
-    assert_eq!(shipped.len(), 20, "the core and nineteen functions: {shipped:?}");
+    assert_eq!(shipped.len(), 21, "the core and twenty functions: {shipped:?}");
     assert!(!root().join("shared/src/seed.rs").exists(), "seed data lives in tools/devkit");
 }
 

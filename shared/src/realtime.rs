@@ -923,6 +923,23 @@ impl Delivery {
         self.connections.post_to_connection().connection_id(id.as_str()).data(Blob::new(body)).send().await
     }
 
+    /// Closes every open connection of `user`, whose account is being
+    /// deleted (a `closing` frame, `account_removed`, then DeleteConnection;
+    /// their records removed). `Unavailable` when one could not be closed
+    /// (the deletion is then retried).
+    pub async fn close_all(&self, user: UserUuid) -> Result<()> {
+        let mut kept = 0;
+        for connection in self.store.open_connections(user, Timestamp::now()).await? {
+            if !self.close(user, &connection.id, CloseReason::AccountRemoved).await {
+                kept += 1;
+            }
+        }
+        match kept {
+            0 => Ok(()),
+            n => Err(crate::error::Error::unavailable(format!("{n} connection(s) could not be closed"))),
+        }
+    }
+
     /// Posts `frame` to connection `id` (the sender's own, for an error
     /// frame): best effort, logged.
     pub async fn tell(&self, id: &ConnectionId, frame: &str) {

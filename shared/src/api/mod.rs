@@ -22,8 +22,8 @@ use tracing::Instrument;
 pub use self::request::{caller_sub, idempotency_key, new_message, page_request, route_key, IDEMPOTENCY_KEY_HEADER};
 use self::response::{json, list, paged, LogLevel};
 pub use self::response::{
-    ApiError, BlockJson, BlockedUserJson, DeletedJson, ExportJson, MarkedReadJson, MessageGroupJson, MessageJson,
-    UnreadCountsJson, UserShortJson, NEXT_CURSOR_HEADER,
+    AccountDeletedJson, ApiError, BlockJson, BlockedUserJson, DeletedJson, ExportJson, MarkedReadJson,
+    MessageGroupJson, MessageJson, UnreadCountsJson, UserShortJson, NEXT_CURSOR_HEADER,
 };
 use crate::config::Config;
 use crate::domain::{CognitoSub, Timestamp, UserSummary};
@@ -45,11 +45,27 @@ pub struct App {
     /// a read) to the members' open connections (for messages the stream's
     /// delivery is the guarantee).
     push: Option<Delivery>,
+    /// The user pool, for deleting an account (`DELETE /api/me` only).
+    directory: Option<std::sync::Arc<dyn Directory>>,
+}
+
+/// The user pool's side of deleting an account: the Cognito admin API in
+/// the function that deletes accounts (its own crate, so no other function
+/// ships the Cognito SDK), the local pool in the tests and the local stack.
+pub trait Directory: Send + Sync + std::fmt::Debug {
+    /// Deletes the pool's account `username`; one that is already gone is
+    /// no error. `Unavailable` when the pool does not answer.
+    fn delete_user<'a>(&'a self, username: &'a str) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 }
 
 impl App {
     pub fn new(store: Store) -> Self {
-        App { store, callers: CallerCache::default(), push: None }
+        App { store, callers: CallerCache::default(), push: None, directory: None }
+    }
+
+    /// This app, deleting accounts from `directory` (the user pool).
+    pub fn with_directory(self, directory: std::sync::Arc<dyn Directory>) -> Self {
+        App { directory: Some(directory), ..self }
     }
 
     /// This app, pushing each message it stores to the members' open
@@ -104,6 +120,12 @@ impl CallerCache {
         let entries = self.entries.lock().ok()?;
         let (since, user) = entries.get(sub)?;
         (since.elapsed() < CALLER_TTL).then(|| user.clone())
+    }
+
+    fn forget(&self, sub: &CognitoSub) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(sub);
+        }
     }
 
     fn put(&self, sub: CognitoSub, user: UserSummary) {
@@ -356,6 +378,40 @@ pub async fn export_my_data(app: &App, request: Request) -> Result<Response<Body
     .await
 }
 
+/// DELETE /api/me — deletes the caller's account: the Cognito user, the
+/// profile and its link; the handle is held 30 days; their connections are
+/// closed; their side of each conversation and their messages' sender
+/// fields show `deleted` / "Deleted user" (the other members keep the
+/// history). A request cut short is completed by the next one (the token
+/// still passes API Gateway until it expires); once done, the caller is
+/// unknown (404).
+pub async fn delete_my_account(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
+    respond("delete_my_account", &request, async {
+        let sub = caller_sub(&request)?;
+        let directory =
+            app.directory.as_ref().ok_or_else(|| Error::internal("no user pool to delete accounts from"))?;
+        // Found even while leaving: this route resumes a deletion.
+        let (user, _) = app
+            .store
+            .cognito_link(&sub)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "user_not_found"))?;
+        app.callers.forget(&sub);
+        let now = Timestamp::now();
+        app.store.begin_account_deletion(user.uuid, now).await?;
+        tracing::info!("account deletion begun");
+        let username = request::caller_username(&request).unwrap_or_else(|| sub.to_string());
+        directory.delete_user(&username).await?;
+        if let Some(push) = &app.push {
+            push.close_all(user.uuid).await?;
+        }
+        app.store.finish_account_deletion(user.uuid).await?;
+        tracing::info!("account deleted");
+        Ok(json(StatusCode::OK, &AccountDeletedJson { deleted: true }))
+    })
+    .await
+}
+
 /// What serves a route: a handler above, boxed (each async fn has its own
 /// future type).
 pub type Handler =
@@ -394,6 +450,7 @@ pub const ROUTES: &[Route] = &[
     route!("DELETE /api/users/{handle}/block", "unblock-user", unblock_user),
     route!("GET /api/blocks", "list-blocks", list_blocks),
     route!("GET /api/me/export", "export-my-data", export_my_data),
+    route!("DELETE /api/me", "delete-my-account", delete_my_account),
 ];
 
 /// Serves a request by its route key (`requestContext.routeKey`), as API

@@ -31,6 +31,14 @@ pub fn caller_sub(request: &Request) -> Result<CognitoSub, ApiError> {
     claims.get("sub").and_then(|s| CognitoSub::parse(s).ok()).ok_or_else(ApiError::unauthorized)
 }
 
+/// The access token's `username` claim (the Cognito user pool's name of
+/// the account), if it has one.
+pub fn caller_username(request: &Request) -> Option<String> {
+    let context = api_context(request)?;
+    let claims = &context.authorizer.as_ref()?.jwt.as_ref()?.claims;
+    claims.get("username").cloned()
+}
+
 /// API Gateway's id for this request (also in its access logs), for log lines.
 pub fn request_id(request: &Request) -> Option<&str> {
     api_context(request).and_then(|ctx| ctx.request_id.as_deref())

@@ -212,6 +212,12 @@ pub struct DeletedJson {
     pub deleted: bool,
 }
 
+/// DELETE /api/me.
+#[derive(Debug, Serialize)]
+pub struct AccountDeletedJson {
+    pub deleted: bool,
+}
+
 /// POST / DELETE /api/users/@{handle}/block.
 #[derive(Debug, Serialize)]
 pub struct BlockJson<'a> {

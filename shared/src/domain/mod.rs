@@ -56,6 +56,9 @@ pub struct Profile {
     /// The linked Cognito account, if any (seeded profiles start without).
     pub cognito_sub: Option<CognitoSub>,
     pub created_at: Timestamp,
+    /// Set when the account's deletion began (`DELETE /api/me`): the profile
+    /// stays only until the deletion completes.
+    pub leaving_at: Option<Timestamp>,
 }
 
 impl Profile {

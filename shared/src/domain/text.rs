@@ -99,6 +99,8 @@ string_type!(Handle, HandleError);
 /// Handles refused at sign-up (see [`Handle::is_reserved`]), without separators.
 pub const RESERVED_HANDLES: &[&str] = &[
     "abuse",
+    // Shown for every account that was deleted.
+    "deleted",
     "admin",
     "administrator",
     "anonymous",

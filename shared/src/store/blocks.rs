@@ -65,14 +65,19 @@ impl Store {
     /// may write again, unless the other blocks too. Errors as [`Store::block`].
     pub async fn unblock(&self, blocker: &UserSummary, handle: &Handle) -> Result<()> {
         let blocked = self.block_target(blocker, handle).await?;
-        let side = Side::of_pair(blocker.uuid, blocked.uuid);
+        self.lift_block(blocker.uuid, blocked.uuid).await
+    }
+
+    /// `blocker`'s block of `blocked` lifted, if there is one.
+    pub(super) async fn lift_block(&self, blocker: UserUuid, blocked: UserUuid) -> Result<()> {
+        let side = Side::of_pair(blocker, blocked);
         let attribute = side.blocked_attribute();
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
-            let pair = self.pair(blocker.uuid, blocked.uuid).await?;
+            let pair = self.pair(blocker, blocked).await?;
             let Some(since) = pair.blocked(side) else { return Ok(()) };
             let entry = Delete::builder()
                 .table_name(self.table())
-                .set_key(Some(keys::block(blocker.uuid, since, blocked.uuid).into_map()))
+                .set_key(Some(keys::block(blocker, since, blocked).into_map()))
                 .build()
                 .map_err(build_err)?;
             let entry = TransactWriteItem::builder().delete(entry).build();
@@ -80,7 +85,7 @@ impl Store {
             // is the one it had.
             let condition = format!("{attribute} = :since");
             let values = vec![(":since", AttributeValue::S(since.to_string()))];
-            let items = self.block_items(entry, (blocker.uuid, blocked.uuid), &pair, side, None, condition, values)?;
+            let items = self.block_items(entry, (blocker, blocked), &pair, side, None, condition, values)?;
             if matches!(self.run_transaction(&items).await?, Outcome::Applied) {
                 return Ok(());
             }
@@ -123,7 +128,7 @@ impl Store {
             .iter()
             .zip(profiles)
             .filter_map(|(entry, profile)| {
-                let profile = profile?;
+                let profile = profile.filter(|p| p.leaving_at.is_none())?;
                 Some(BlockedUser { user: profile.summary(), blocked_at: entry.blocked_at })
             })
             .collect();

@@ -75,8 +75,10 @@ impl Store {
         for _ in 1..=MAX_TRANSACTION_ATTEMPTS {
             // An edit writes to the other member, as a send does: not while
             // a block stands (a delete only takes away, so it may).
-            if let (Change::Edit(_), Some(refusal)) = (&change, conversation.refusal_for(side)) {
-                return Err(refusal);
+            match (&change, conversation.refusal_for(side)) {
+                (Change::Edit(_), Some(refusal)) => return Err(refusal),
+                (Change::Delete, Some(Error::NotMember)) => return Err(Error::NotMember),
+                _ => {}
             }
             let items = [
                 (ChangeTxItem::Message, message_write.clone()),
@@ -201,11 +203,11 @@ impl Store {
         ];
         let mut condition = format!("{} = :caller", side.uuid_attribute());
         if matches!(change, Change::Edit(_)) {
-            condition.push_str(&format!(
-                " AND attribute_not_exists({}) AND attribute_not_exists({})",
-                Side::A.blocked_attribute(),
-                Side::B.blocked_attribute()
-            ));
+            condition.push_str(&format!(" AND {}", ConversationItem::open_condition()));
+        } else {
+            // A delete only takes away, so a block allows it; not a
+            // departure: the one who left changes nothing any more.
+            condition.push_str(&format!(" AND attribute_not_exists({})", side.left_attribute()));
         }
         let (mut set, mut remove) = (Vec::new(), Vec::new());
         if conversation.activity == key {

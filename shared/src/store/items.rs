@@ -37,6 +37,9 @@ pub(crate) struct ProfileItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cognito_user_id: Option<CognitoSub>,
     pub created_at: Timestamp,
+    /// The account's deletion began then (the profile goes when it ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaving_at: Option<Timestamp>,
 }
 
 impl From<ProfileItem> for Profile {
@@ -48,6 +51,7 @@ impl From<ProfileItem> for Profile {
             email: i.email,
             cognito_sub: i.cognito_user_id,
             created_at: i.created_at,
+            leaving_at: i.leaving_at,
         }
     }
 }
@@ -59,11 +63,20 @@ pub(crate) struct UserRefItem {
     pub user_uuid: UserUuid,
     pub handle: Handle,
     pub display_name: DisplayName,
+    /// On a Cognito link: the account's deletion began (every route but
+    /// the deletion's own then treats the caller as unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaving_at: Option<Timestamp>,
 }
 
 impl From<&UserSummary> for UserRefItem {
     fn from(u: &UserSummary) -> Self {
-        UserRefItem { user_uuid: u.uuid, handle: u.handle.clone(), display_name: u.display_name.clone() }
+        UserRefItem {
+            user_uuid: u.uuid,
+            handle: u.handle.clone(),
+            display_name: u.display_name.clone(),
+            leaving_at: None,
+        }
     }
 }
 
@@ -167,6 +180,30 @@ impl Side {
         }
     }
 
+    /// The attribute that says this side left (deleted their account).
+    pub fn left_attribute(self) -> &'static str {
+        match self {
+            Side::A => "left_a",
+            Side::B => "left_b",
+        }
+    }
+
+    /// The attributes of this side's names (handle, display name).
+    pub fn name_attributes(self) -> (&'static str, &'static str) {
+        match self {
+            Side::A => ("member_a_handle", "member_a_display_name"),
+            Side::B => ("member_b_handle", "member_b_display_name"),
+        }
+    }
+
+    /// The attribute of this side's list-index key.
+    pub fn list_attribute(self) -> &'static str {
+        match self {
+            Side::A => "list_a",
+            Side::B => "list_b",
+        }
+    }
+
     /// The attribute of this side's uuid (the membership condition).
     pub fn uuid_attribute(self) -> &'static str {
         match self {
@@ -198,8 +235,11 @@ pub(crate) struct ConversationItem {
     pub unread_a: u32,
     pub unread_b: u32,
     /// `LIST#<member a>#<shard>`: the partition of member a's list entry.
-    pub list_a: String,
-    pub list_b: String,
+    /// Absent once member a left (deleted their account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_a: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_b: Option<String>,
     /// `UNREAD#<member a>` while `unread_a > 0`, absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unread_of_a: Option<String>,
@@ -218,6 +258,12 @@ pub(crate) struct ConversationItem {
     pub blocked_a: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_b: Option<Timestamp>,
+    /// Member a deleted their account then: their names here are the
+    /// tombstone's, nothing more is sent, the other member keeps the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_a: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_b: Option<Timestamp>,
 }
 
 impl ConversationItem {
@@ -248,34 +294,49 @@ impl ConversationItem {
             activity,
             unread_a,
             unread_b,
-            list_a: super::keys::list_of(a.uuid, shard),
-            list_b: super::keys::list_of(b.uuid, shard),
+            list_a: Some(super::keys::list_of(a.uuid, shard)),
+            list_b: Some(super::keys::list_of(b.uuid, shard)),
             unread_of_a: (unread_a > 0).then(|| super::keys::unread_of(a.uuid)),
             unread_of_b: (unread_b > 0).then(|| super::keys::unread_of(b.uuid)),
             read_a: None,
             read_b: None,
             blocked_a: None,
             blocked_b: None,
+            left_a: None,
+            left_b: None,
         }
     }
 
-    /// Whether a block stands between the members (either way).
+    /// Whether a block stands between the members (either way), or one of
+    /// them left: nothing of one reaches the other.
     pub fn blocked(&self) -> bool {
-        self.blocked_a.is_some() || self.blocked_b.is_some()
+        self.blocked_a.is_some() || self.blocked_b.is_some() || self.left_a.is_some() || self.left_b.is_some()
     }
 
-    /// Why `side` may not write in it, if a block stands: their own block
-    /// first (they can lift it), then the other member's.
+    /// Why `side` may not write in it, if they may not: they left (a
+    /// request of theirs still under way), their own block (they can lift
+    /// it), the other member's block or departure (one answer for both).
     pub fn refusal_for(&self, side: Side) -> Option<Error> {
-        let (own, theirs) = match side {
-            Side::A => (self.blocked_a, self.blocked_b),
-            Side::B => (self.blocked_b, self.blocked_a),
+        let ((own, own_left), (theirs, their_left)) = match side {
+            Side::A => ((self.blocked_a, self.left_a), (self.blocked_b, self.left_b)),
+            Side::B => ((self.blocked_b, self.left_b), (self.blocked_a, self.left_a)),
         };
-        if own.is_some() {
+        if own_left.is_some() {
+            Some(Error::NotMember)
+        } else if own.is_some() {
             Some(Error::UnblockToSend)
+        } else if theirs.is_some() || their_left.is_some() {
+            Some(Error::RecipientUnavailable)
         } else {
-            theirs.map(|_| Error::RecipientUnavailable)
+            None
         }
+    }
+
+    /// The condition that no block stands and nobody left (what every
+    /// write to the other member is conditioned on).
+    pub fn open_condition() -> &'static str {
+        "attribute_not_exists(blocked_a) AND attribute_not_exists(blocked_b) \
+         AND attribute_not_exists(left_a) AND attribute_not_exists(left_b)"
     }
 
     /// Whether the unread-index keys are as the counts say (a conversation

@@ -35,6 +35,23 @@ pub(crate) fn reservation(handle: &Handle) -> Key {
     Key { pk: format!("RESERVE#{}", handle.normalized()), sk: "RESERVE".into() }
 }
 
+/// `HELD#<SHA-256 of the lower-cased handle>` / `HELD`: a deleted account's
+/// handle, held from sign-ups for a while; a hash, so the table names no
+/// one who left.
+pub(crate) fn held_handle(handle: &Handle) -> Key {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(handle.normalized().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Key { pk: format!("HELD#{hex}"), sk: "HELD".into() }
+}
+
+/// The partition of deletions under way: `LEAVING` / `<user uuid>`.
+pub(crate) const LEAVING: &str = "LEAVING";
+
+pub(crate) fn leaving(user: UserUuid) -> Key {
+    Key { pk: LEAVING.into(), sk: user.to_string() }
+}
+
 /// `COGNITO#<sub>` / `COGNITO`: resolves the caller's `sub` in one GetItem.
 pub(crate) fn cognito(sub: &CognitoSub) -> Key {
     Key { pk: format!("COGNITO#{sub}"), sk: "COGNITO".into() }

@@ -5,6 +5,7 @@
 //! the operator's explicit `scan`). Every write that touches several items is
 //! one TransactWriteItems with a condition on each item.
 
+mod accounts;
 mod blocks;
 mod change;
 mod connections;
@@ -31,6 +32,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, ConsumedCapacity, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
+pub use self::accounts::{DELETED_DISPLAY_NAME, DELETED_HANDLE, HANDLE_HOLD_SECS};
 pub use self::connections::{OpenConnection, CONNECTION_LIFETIME_SECS};
 pub use self::keys::{MESSAGE_PREFIX, SHARDS};
 pub use self::meter::{CapacityMeter, Usage};

@@ -32,6 +32,8 @@ enum NewProfileItem {
     Link,
     /// The sign-up's handle reservation, released (or absent).
     Reservation,
+    /// The handle is not held for a deleted account.
+    Hold,
 }
 
 /// The items of reserving a handle at sign-up.
@@ -39,6 +41,7 @@ enum NewProfileItem {
 enum ReserveItem {
     Claim,
     Reservation,
+    Hold,
 }
 
 /// How long a handle stays reserved for a sign-up that is never confirmed.
@@ -89,6 +92,7 @@ impl Store {
             email: new.email,
             cognito_sub: new.cognito_sub,
             created_at: at,
+            leaving_at: None,
         };
         let summary = profile.summary();
         let profile_item = ProfileItem {
@@ -98,6 +102,7 @@ impl Store {
             email: profile.email.clone(),
             cognito_user_id: profile.cognito_sub.clone(),
             created_at: at,
+            leaving_at: None,
         };
         let mut items = vec![
             (NewProfileItem::Profile, self.put_new(to_item(keys::profile(profile.uuid), &profile_item)?)?),
@@ -125,6 +130,7 @@ impl Store {
                 .map_err(build_err)?;
             items.push((NewProfileItem::Reservation, TransactWriteItem::builder().delete(release).build()));
         }
+        items.push((NewProfileItem::Hold, self.not_held(&profile.handle, at)?));
         let outcome = self.run_transaction(&items).await?;
         // The profile's key holds a new uuid: if it exists, it is
         // this very transaction, applied by an earlier attempt whose answer
@@ -193,6 +199,7 @@ impl Store {
         let items = [
             (ReserveItem::Claim, TransactWriteItem::builder().condition_check(free).build()),
             (ReserveItem::Reservation, TransactWriteItem::builder().put(reserve).build()),
+            (ReserveItem::Hold, self.not_held(handle, now)?),
         ];
         match self.run_transaction(&items).await? {
             Outcome::Applied => Ok(()),
@@ -211,10 +218,20 @@ impl Store {
         item.map(|i| from_item::<UserRefItem>(i).map(UserSummary::from)).transpose()
     }
 
-    /// The user linked to this Cognito account. One GetItem.
+    /// The user linked to this Cognito account, unless their account's
+    /// deletion has begun. One GetItem.
     pub async fn user_by_cognito_sub(&self, sub: &CognitoSub) -> Result<Option<UserSummary>> {
-        let item = self.get(keys::cognito(sub)).await?;
-        item.map(|i| from_item::<UserRefItem>(i).map(UserSummary::from)).transpose()
+        Ok(self.cognito_link(sub).await?.and_then(|(user, leaving)| (!leaving).then_some(user)))
+    }
+
+    /// The user linked to this Cognito account, and whether their account's
+    /// deletion has begun. One GetItem.
+    pub async fn cognito_link(&self, sub: &CognitoSub) -> Result<Option<(UserSummary, bool)>> {
+        let item = self.get(keys::cognito(sub)).await?.map(from_item::<UserRefItem>).transpose()?;
+        Ok(item.map(|i| {
+            let leaving = i.leaving_at.is_some();
+            (UserSummary::from(i), leaving)
+        }))
     }
 
     /// Links an existing profile (for example a seeded one) to a Cognito
@@ -256,6 +273,19 @@ impl Store {
             // The profile changed under us (linked concurrently): look again.
         }
         Err(Error::unavailable("linking kept changing under concurrent links"))
+    }
+
+    /// The check that `handle` is not held for a deleted account at `now`
+    /// (no hold, or one that has expired and TTL has not removed yet).
+    fn not_held(&self, handle: &crate::domain::Handle, now: Timestamp) -> Result<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(keys::held_handle(handle).into_map()))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.unix_seconds().to_string()))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// A Put that never replaces an existing item.

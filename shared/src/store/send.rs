@@ -396,7 +396,12 @@ impl Store {
         if recipient.same_as(&sender.handle) {
             return Err(Error::CannotMessageSelf);
         }
-        let other = self.user_by_handle(recipient).await?.ok_or(Error::UserNotFound)?;
+        let other = match self.user_by_handle(recipient).await? {
+            Some(other) => other,
+            // The handle of an account deleted lately: the answer a block gets.
+            None if self.handle_held(recipient, identity.at).await? => return Err(Error::RecipientUnavailable),
+            None => return Err(Error::UserNotFound),
+        };
         if other.uuid == sender.uuid {
             return Err(Error::CannotMessageSelf);
         }
@@ -476,12 +481,7 @@ impl Store {
         let recipient_side = sender.other();
         let (unread, listed, read) =
             (recipient_side.unread_attribute(), recipient_side.unread_key_attribute(), recipient_side.read_attribute());
-        let mut condition = format!(
-            "{} = :sender AND attribute_not_exists({}) AND attribute_not_exists({})",
-            sender.uuid_attribute(),
-            Side::A.blocked_attribute(),
-            Side::B.blocked_attribute()
-        );
+        let mut condition = format!("{} = :sender AND {}", sender.uuid_attribute(), ConversationItem::open_condition());
         let mut values = vec![
             (":sender", AttributeValue::S(message.sender.uuid.to_string())),
             (":activity", AttributeValue::S(message.key().to_string())),

@@ -53,6 +53,16 @@ impl TestApp {
         TestApp { app: App::new(store.clone()).with_push(push), store }
     }
 
+    /// This app, deleting accounts from `directory`.
+    pub fn with_directory(self, directory: std::sync::Arc<dyn cruddur_core::api::Directory>) -> Self {
+        TestApp { app: self.app.with_directory(directory), store: self.store }
+    }
+
+    /// DELETE /api/me as `sub`.
+    pub async fn delete_my_account(&self, sub: &str) -> Answer {
+        self.call(ApiEvent::sample("delete-my-account.json").caller(Some(sub))).await
+    }
+
     /// Any event, through the handler of its route.
     pub async fn call(&self, event: ApiEvent) -> Answer {
         let request = event.request().unwrap_or_else(|e| panic!("not an HTTP API event: {e}"));

@@ -62,6 +62,15 @@ pub async fn setup_in_pool(cognito: &Client, store: &Store, now: Timestamp, pool
     Ok(LocalStack { pool_id, client_id, users })
 }
 
+/// The account deletion's user pool for the suites: the local pool named
+/// `name` (created if missing) through the function's own Cognito code.
+pub async fn local_directory(name: &str) -> std::sync::Arc<dyn cruddur_core::api::Directory> {
+    let cognito =
+        crate::engines::local_cognito(&crate::fixtures::test_config(), &crate::engines::cognito_endpoint()).await;
+    let pool = ensure_pool(&cognito, name).await.unwrap_or_else(|e| panic!("the local pool {name}: {e}"));
+    std::sync::Arc::new(delete_my_account::CognitoDirectory::new(cognito, pool))
+}
+
 /// The pool named `name`, created like template.yaml's if missing: email
 /// as the username, `email`, `name`, `preferred_username` required.
 pub async fn ensure_pool(cognito: &Client, name: &str) -> Result<String, String> {

@@ -174,8 +174,11 @@ pub async fn sample_fixture(store: &Store) {
 pub async fn sample_app() -> crate::client::TestApp {
     let store = fresh_store().await;
     sample_fixture(&store).await;
-    crate::client::TestApp::new(store)
+    crate::client::TestApp::new(store).with_directory(crate::cognito::local_directory(TEST_POOL).await)
 }
+
+/// The local user pool the suites delete accounts from.
+pub const TEST_POOL: &str = "cruddur-tests";
 
 /// How many messages of message group `group` (a uuid) have exactly `text`
 /// (read page by page, no membership check).
