@@ -3,6 +3,7 @@
 //! lambda_http as in Lambda. The logs test has its own binary: its subscriber
 //! is process-wide.
 
+mod accounts;
 mod blocks;
 mod changes;
 mod concurrency;

@@ -27,7 +27,9 @@ pub enum CognitoCommand {
     },
     /// Confirmed users without a profile (a sign-up whose PostConfirmation
     /// failed): create the profile as PostConfirmation would when the handle
-    /// is free, else say who holds it. Re-running changes nothing.
+    /// is free, else say who holds it. And account deletions that began but
+    /// did not finish (`DELETE /api/me` cut short): the pool's user deleted
+    /// if it is still there, the rest completed. Re-running changes nothing.
     RepairUsers {
         #[arg(long, env = "AWS_COGNITO_USER_POOL_ID")]
         user_pool_id: String,
@@ -94,13 +96,37 @@ pub async fn run(command: CognitoCommand, target: &Target, store: &Store) -> Res
             );
             let users = pool_users(target, &user_pool_id).await?;
             let mut rows = Vec::new();
-            for user in users.iter().filter(|u| u.status == "CONFIRMED") {
+            // Deleted here: not users without a profile to repair below.
+            let mut deleted_now = Vec::new();
+            for (uuid, sub) in store.unfinished_deletions().await.map_err(|e| target.failure(e))? {
+                let account = users.iter().find(|u| sub.as_ref().is_some_and(|s| u.sub.as_deref() == Some(s.as_str())));
+                if let Some(account) = account {
+                    let client = target.cognito().await;
+                    let deleted =
+                        client.admin_delete_user().user_pool_id(&user_pool_id).username(&account.username).send().await;
+                    deleted.map_err(|e| Failure {
+                        message: format!("cannot delete user {} of pool {user_pool_id}", account.username),
+                        cause: Some(DisplayErrorContext(&e).to_string()),
+                        code: 1,
+                    })?;
+                    deleted_now.push(account.username.clone());
+                }
+                store.finish_account_deletion(uuid).await.map_err(|e| target.failure(e))?;
+                // Its connection records are gone; an open connection ends at
+                // its token's expiry or API Gateway's 2 hours (the function
+                // closes them; the CLI has no @connections endpoint).
+                let (username, handle) = account.map_or((String::new(), String::new()), |a| {
+                    (a.username.clone(), a.handle.clone().unwrap_or_default())
+                });
+                rows.push(vec![username, handle, format!("deletion of user {uuid} completed")]);
+            }
+            for user in users.iter().filter(|u| u.status == "CONFIRMED" && !deleted_now.contains(&u.username)) {
                 if let Some(outcome) = repair(store, user).await.map_err(|e| target.failure(e))? {
                     rows.push(vec![user.username.clone(), user.handle.clone().unwrap_or_default(), outcome]);
                 }
             }
             if rows.is_empty() {
-                println!("every confirmed user has a profile: nothing to repair");
+                println!("every confirmed user has a profile, no deletion is unfinished: nothing to repair");
             } else {
                 print_table(&["username", "preferred_username", "outcome"], rows);
             }

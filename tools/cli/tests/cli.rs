@@ -153,9 +153,9 @@ async fn pool_user(
     handle: &str,
     verified: bool,
     confirmed: bool,
-) {
+) -> String {
     let attr = |n: &str, v: &str| AttributeType::builder().name(n).value(v).build().unwrap();
-    cognito
+    let created = cognito
         .admin_create_user()
         .user_pool_id(pool_id)
         .username(email)
@@ -177,6 +177,8 @@ async fn pool_user(
             .await
             .unwrap();
     }
+    let attributes = created.user.and_then(|u| u.attributes).unwrap_or_default();
+    attributes.into_iter().find(|a| a.name == "sub").and_then(|a| a.value).expect("a sub")
 }
 
 /// The account takeover a review found: an account with no profile sets its
@@ -230,6 +232,35 @@ async fn repair_users_gives_orphaned_accounts_their_profile_or_names_the_holder(
     let again = ok(&table, &["cognito", "repair-users", "--user-pool-id", &pool_id]);
     assert!(!again.contains("profile created"), "{again}");
     assert_eq!(item_count(&table), before, "re-running changes nothing");
+}
+
+/// A `DELETE /api/me` whose request died after it began (the profile
+/// marked leaving, the pool's account still there, or already deleted):
+/// `cognito repair-users` deletes the pool's account and completes the
+/// rest; a second run has nothing left to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_users_completes_account_deletions_cut_short() {
+    let (table, cognito, pool_id) = seeded_table_and_pool().await;
+    let store = store(&table).await;
+    let sub = pool_user(&cognito, &pool_id, "leaver@example.com", "leaver", true, true).await;
+    let new = cruddur_core::triggers::post_confirmation(
+        &store,
+        cruddur_devkit::events::post_confirmation(&sub, "leaver", "Lee Leaver", "leaver@example.com"),
+    )
+    .await;
+    assert!(new.is_ok(), "{new:?}");
+    let leaver = store.user_by_handle(&Handle::parse("leaver").unwrap()).await.unwrap().unwrap();
+    store.begin_account_deletion(leaver.uuid, cruddur_core::domain::Timestamp::now()).await.unwrap();
+
+    let out = ok(&table, &["cognito", "repair-users", "--user-pool-id", &pool_id]);
+    assert!(out.contains(&format!("deletion of user {} completed", leaver.uuid)), "{out}");
+    assert!(!out.contains("profile created") && !out.contains("not repaired"), "a deleted account is left alone: {out}");
+    let gone = cognito.admin_get_user().user_pool_id(&pool_id).username("leaver@example.com").send().await;
+    assert!(gone.is_err(), "the pool's account is deleted");
+    assert!(store.profile(leaver.uuid).await.unwrap().is_none(), "the profile is gone");
+    assert!(store.unfinished_deletions().await.unwrap().is_empty());
+    let again = ok(&table, &["cognito", "repair-users", "--user-pool-id", &pool_id]);
+    assert!(again.contains("nothing to repair"), "{again}");
 }
 
 /// `cruddur realtime failures` reads the delivery's failures queue without
