@@ -254,7 +254,10 @@ async fn repair_users_completes_account_deletions_cut_short() {
 
     let out = ok(&table, &["cognito", "repair-users", "--user-pool-id", &pool_id]);
     assert!(out.contains(&format!("deletion of user {} completed", leaver.uuid)), "{out}");
-    assert!(!out.contains("profile created") && !out.contains("not repaired"), "a deleted account is left alone: {out}");
+    assert!(
+        !out.contains("profile created") && !out.contains("not repaired"),
+        "a deleted account is left alone: {out}"
+    );
     let gone = cognito.admin_get_user().user_pool_id(&pool_id).username("leaver@example.com").send().await;
     assert!(gone.is_err(), "the pool's account is deleted");
     assert!(store.profile(leaver.uuid).await.unwrap().is_none(), "the profile is gone");

@@ -69,7 +69,7 @@ async fn main() -> std::process::ExitCode {
         .unwrap_or_else(|| "us-east-1".to_owned());
     let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{}", args.user_pool_id);
     let local_cognito = cruddur_devkit::engines::env_url(&[cruddur_devkit::engines::COGNITO_ENV, "AWS_ENDPOINT_URL"]);
-    let jwks_url = args.jwks_url.unwrap_or_else(|| match local_cognito {
+    let jwks_url = args.jwks_url.unwrap_or_else(|| match &local_cognito {
         Some(endpoint) => format!("{}/{}/.well-known/jwks.json", endpoint.trim_end_matches('/'), args.user_pool_id),
         None => format!("{issuer}/.well-known/jwks.json"),
     });
@@ -125,6 +125,14 @@ async fn main() -> std::process::ExitCode {
         let push = Delivery::push_only(app.store().clone(), management.clone(), config.push_budget);
         app.with_push(push)
     };
+    // DELETE /api/me deletes the account from the local pool, as the
+    // function does from the stack's.
+    let cognito = match &local_cognito {
+        Some(endpoint) => cruddur_devkit::engines::local_cognito(&config, endpoint).await,
+        None => aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+    };
+    let directory = delete_my_account::CognitoDirectory::new(cognito, args.user_pool_id.clone());
+    let app = app.with_directory(std::sync::Arc::new(directory));
     let typing = Delivery::push_only(app.store().clone(), management.clone(), config.push_budget);
     let delivery = Delivery::new(app.store().clone(), management);
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);

@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 mod conversation;
 #[path = "e2e/feed.rs"]
 mod feed;
+#[path = "e2e/leaving.rs"]
+mod leaving;
 #[path = "e2e/realtime.rs"]
 mod realtime;
 
