@@ -1,7 +1,8 @@
 """Whether a schemathesis run reached the handlers: every operation of the
 OpenAPI document answered at least one 2xx in the run's HAR file. A run
 whose token did not work would see only 401s, which the document allows;
-this makes such a run fail. Usage: fuzz_reached.py OPENAPI_YAML HAR_FILE"""
+this makes such a run fail. Usage: fuzz_reached.py OPENAPI_YAML HAR_FILE...
+(the runs' files together)"""
 import json
 import re
 import sys
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 import yaml
 
 document = yaml.safe_load(open(sys.argv[1]))
-entries = json.load(open(sys.argv[2]))["log"]["entries"]
+entries = [e for har in sys.argv[2:] for e in json.load(open(har))["log"]["entries"]]
 operations = {}
 for path, item in document["paths"].items():
     pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"

@@ -90,15 +90,16 @@ start_dynamodb_local() {
   exit 1
 }
 
-# start_local_cognito DIR [PORT]: moto's Cognito on PORT (free when 0 or
-# absent). Sets LOCAL_COGNITO_PID, exports
+# start_local_cognito DIR [PORT [HOST]]: moto's Cognito on PORT (free when 0
+# or absent), listening on HOST (127.0.0.1; scripts/sam-local's containers
+# need the bridge's side too). Sets LOCAL_COGNITO_PID, exports
 # AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER. Fails loudly (exit 1).
 start_local_cognito() {
-  local dir=$1 port=${2:-0}
+  local dir=$1 port=${2:-0} host=${3:-127.0.0.1}
   mkdir -p "$dir"
   local port_file="$dir/local-cognito.port" log="$dir/local-cognito.log"
   rm -f "$port_file"
-  "$lib_root/.venv/bin/python" "$lib_root/scripts/local_cognito.py" --port "$port" --port-file "$port_file" >"$log" 2>&1 &
+  "$lib_root/.venv/bin/python" "$lib_root/scripts/local_cognito.py" --host "$host" --port "$port" --port-file "$port_file" >"$log" 2>&1 &
   LOCAL_COGNITO_PID=$!
   local status=0
   wait_until "$LOCAL_COGNITO_PID" 30 test -s "$port_file" || status=$?

@@ -160,6 +160,10 @@ fn healthy_cases() -> Vec<(ApiEvent, Option<&'static str>, u16)> {
         (export_event().query("cursor=garbage"), andrew, 400),
         (export_event(), None, 401),
         (export_event(), nobody, 404),
+        // Last: londo's account is deleted.
+        (delete_me_event(), None, 401),
+        (delete_me_event(), nobody, 404),
+        (delete_me_event(), londo, 200),
     ]
 }
 
@@ -173,6 +177,10 @@ const UNKNOWN_MESSAGE: &str = "01a20c41-f960-7000-85a0-0000deadbeef";
 
 const BLOCK: &str = "block-user.json";
 const UNBLOCK: &str = "unblock-user.json";
+
+fn delete_me_event() -> ApiEvent {
+    ApiEvent::sample("delete-my-account.json")
+}
 
 fn export_event() -> ApiEvent {
     ApiEvent::sample("export-my-data.json")
@@ -201,6 +209,7 @@ fn every_route_as_andrew() -> Vec<ApiEvent> {
         blocks_event(),
         block_event(UNBLOCK, "@londo"),
         export_event(),
+        delete_me_event(),
     ]
     .into_iter()
     .map(|e| e.caller(Some(sample::ANDREW_SUB)))

@@ -110,7 +110,9 @@ fn every_function_folder_has_a_resource_that_builds_its_binary() {
             "deliver-messages" | "create-message" | "list-messages" | "mark-read" | "edit-message"
             | "delete-message" | "websocket-typing" => &["WEBSOCKET_ENDPOINT"],
             // The pool it deletes accounts from, the connections it closes.
-            "delete-my-account" => &["USER_POOL_ID", "WEBSOCKET_ENDPOINT"],
+            "delete-my-account" => {
+                &["USER_POOL_ID", "WEBSOCKET_ENDPOINT", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"]
+            }
             _ => &[],
         };
         assert_eq!(own, expected, "{binary}: {name}'s own variables");

@@ -388,14 +388,14 @@ pub async fn export_my_data(app: &App, request: Request) -> Result<Response<Body
 pub async fn delete_my_account(app: &App, request: Request) -> Result<Response<Body>, Infallible> {
     respond("delete_my_account", &request, async {
         let sub = caller_sub(&request)?;
-        let directory =
-            app.directory.as_ref().ok_or_else(|| Error::internal("no user pool to delete accounts from"))?;
         // Found even while leaving: this route resumes a deletion.
         let (user, _) = app
             .store
             .cognito_link(&sub)
             .await?
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "user_not_found"))?;
+        let directory =
+            app.directory.as_ref().ok_or_else(|| Error::internal("no user pool to delete accounts from"))?;
         app.callers.forget(&sub);
         let now = Timestamp::now();
         app.store.begin_account_deletion(user.uuid, now).await?;

@@ -165,6 +165,31 @@ pub async fn run(endpoint: &str) -> Value {
     app.list_message_groups(sample::ANDREW_SUB, "").await.ok();
     record("GET /api/message_groups (one page)", recorder.take());
 
+    // Issue 30: a block of someone the caller shares a group with (the
+    // entry, the pair, the conversation), the list, lifting it; an export
+    // page; deleting an account with a group and ten messages sent.
+    app.block(sample::ANDREW_SUB, "@bayko").await.ok();
+    record("a block (of a user one shares a group with)", recorder.take());
+    app.blocks(sample::ANDREW_SUB, "").await.ok();
+    record("GET /api/blocks (one entry)", recorder.take());
+    app.unblock(sample::ANDREW_SUB, "@bayko").await.ok();
+    record("lifting a block", recorder.take());
+    app.export(sample::ANDREW_SUB, "limit=100").await.ok();
+    record("an export page (100 messages of one group)", recorder.take());
+    let leaver = new_user(&direct, &format!("bye{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), now).await;
+    let first = store
+        .start_message_group(&leaver, &andrew.handle, cruddur_devkit::fixtures::text("hello"), now)
+        .await
+        .unwrap_or_else(|e| fail(e.to_string()));
+    for n in 0..9 {
+        let text = cruddur_devkit::fixtures::text(&format!("message {n} of a typical length, about sixty characters."));
+        store.send_reply(&leaver, first.group, text, Timestamp::now()).await.unwrap_or_else(|e| fail(e.to_string()));
+    }
+    recorder.take();
+    store.begin_account_deletion(leaver.uuid, Timestamp::now()).await.unwrap_or_else(|e| fail(e.to_string()));
+    store.finish_account_deletion(leaver.uuid).await.unwrap_or_else(|e| fail(e.to_string()));
+    record("deleting an account: one group, ten messages sent (the table's part)", recorder.take());
+
     // A sign-up: the two Cognito triggers.
     let handle = format!("new{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let email = format!("{handle}@example.com");
