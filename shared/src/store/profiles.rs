@@ -54,6 +54,15 @@ enum LinkItem {
     Link,
 }
 
+/// A Cognito link's user, and whether their account's deletion has begun.
+fn link_of(item: Option<super::items::Item>) -> Result<Option<(UserSummary, bool)>> {
+    let item = item.map(from_item::<UserRefItem>).transpose()?;
+    Ok(item.map(|i| {
+        let leaving = i.leaving_at.is_some();
+        (UserSummary::from(i), leaving)
+    }))
+}
+
 pub(super) fn build_err(e: impl Into<crate::error::Cause>) -> Error {
     Error::internal_from("cannot build a request", e)
 }
@@ -221,17 +230,16 @@ impl Store {
     /// The user linked to this Cognito account, unless their account's
     /// deletion has begun. One GetItem.
     pub async fn user_by_cognito_sub(&self, sub: &CognitoSub) -> Result<Option<UserSummary>> {
-        Ok(self.cognito_link(sub).await?.and_then(|(user, leaving)| (!leaving).then_some(user)))
+        // The item read here, not through `cognito_link`: one async layer
+        // less in the authorizer's future (its layout's query depth).
+        let link = link_of(self.get(keys::cognito(sub)).await?)?;
+        Ok(link.and_then(|(user, leaving)| (!leaving).then_some(user)))
     }
 
     /// The user linked to this Cognito account, and whether their account's
     /// deletion has begun. One GetItem.
     pub async fn cognito_link(&self, sub: &CognitoSub) -> Result<Option<(UserSummary, bool)>> {
-        let item = self.get(keys::cognito(sub)).await?.map(from_item::<UserRefItem>).transpose()?;
-        Ok(item.map(|i| {
-            let leaving = i.leaving_at.is_some();
-            (UserSummary::from(i), leaving)
-        }))
+        link_of(self.get(keys::cognito(sub)).await?)
     }
 
     /// Links an existing profile (for example a seeded one) to a Cognito
