@@ -147,7 +147,7 @@ impl Store {
     /// The users whose deletion began and has not finished (the `LEAVING`
     /// markers), with the Cognito account each was linked to.
     pub async fn unfinished_deletions(&self) -> Result<Vec<(UserUuid, Option<CognitoSub>)>> {
-        let items = self.whole_partition(keys::LEAVING.to_owned()).await?;
+        let items = self.whole_partition(None, keys::LEAVING.to_owned()).await?;
         items.into_iter().map(|i| from_item::<LeavingItem>(i).map(|m| (m.user_uuid, m.cognito_user_id))).collect()
     }
 
@@ -244,32 +244,8 @@ impl Store {
 
     /// Every entry of `user`'s block list.
     async fn all_blocks_of(&self, user: UserUuid) -> Result<Vec<BlockItem>> {
-        let items = self.whole_partition(keys::blocks_of(user)).await?;
+        let items = self.whole_partition(None, keys::blocks_of(user)).await?;
         items.into_iter().map(from_item::<BlockItem>).collect()
-    }
-
-    /// Every item of one partition (strongly consistent).
-    async fn whole_partition(&self, partition: String) -> Result<Vec<Item>> {
-        all_pages(|start| {
-            let partition = partition.clone();
-            async move {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(self.table())
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", AttributeValue::S(partition))
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start)
-                    .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                self.record(out.consumed_capacity.as_ref());
-                Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
-            }
-        })
-        .await
     }
 
     /// A Put that replaces whatever is there.

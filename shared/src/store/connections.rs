@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::items::{from_item, to_item};
-use super::{all_pages, keys, meter, sdk_error, Store};
+use super::{keys, meter, sdk_error, Store};
 use crate::domain::{ConnectionId, Timestamp, UserUuid};
 use crate::error::Result;
 
@@ -96,23 +96,7 @@ impl Store {
     /// `owner`'s open connections at `now`, newest first (records past their
     /// lifetime that TTL has not removed yet are left out): one Query.
     pub async fn open_connections(&self, owner: UserUuid, now: Timestamp) -> Result<Vec<OpenConnection>> {
-        let items = all_pages(|start| async move {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::connections_of(owner)))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            self.record(out.consumed_capacity.as_ref());
-            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
-        })
-        .await?;
+        let items = self.whole_partition(None, keys::connections_of(owner)).await?;
         let mut open = Vec::new();
         for item in items {
             let connection = from_item::<ConnectionItem>(item)?;

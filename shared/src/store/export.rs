@@ -97,24 +97,7 @@ impl Store {
     /// Every message group of `owner`'s as member `side` (the member index,
     /// page by page; keys only).
     pub(super) async fn member_groups(&self, owner: UserUuid, side: Side) -> Result<Vec<GroupUuid>> {
-        let index = member_index(side);
-        let items = super::all_pages(|start| async move {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(index.name)
-                .key_condition_expression(format!("{} = :owner", index.partition_key))
-                .expression_attribute_values(":owner", AttributeValue::S(owner.to_string()))
-                .set_exclusive_start_key(start)
-                .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            self.record(out.consumed_capacity.as_ref());
-            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
-        })
-        .await?;
+        let items = self.whole_partition(Some(member_index(side)), owner.to_string()).await?;
         Ok(items
             .iter()
             .filter_map(|i| i.get("pk")?.as_s().ok().and_then(|pk| keys::group_of_conversation(pk)))

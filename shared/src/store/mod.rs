@@ -248,6 +248,35 @@ where
     }
 }
 
+impl Store {
+    /// Every item of one partition, page by page: of the table (strongly
+    /// consistent) or, with `index`, of that global index.
+    async fn whole_partition(&self, index: Option<GlobalIndex>, partition: String) -> Result<Vec<Item>> {
+        let key = index.map_or("pk", |i| i.partition_key);
+        all_pages(|start| {
+            let partition = partition.clone();
+            async move {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(self.table())
+                    .set_index_name(index.map(|i| i.name.to_owned()))
+                    .key_condition_expression(format!("{key} = :pk"))
+                    .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(partition))
+                    .consistent_read(index.is_none())
+                    .set_exclusive_start_key(start)
+                    .set_return_consumed_capacity(meter::mode(self.meter.as_deref()))
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                self.record(out.consumed_capacity.as_ref());
+                Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+            }
+        })
+        .await
+    }
+}
+
 /// How a transaction ended, for its caller.
 #[derive(Debug)]
 enum Outcome<N> {

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use super::items::{from_item, ConversationItem, Item, Side, UnreadEntryItem};
-use super::{all_pages, keys, sdk_error, GlobalIndex, Store, MAX_TRANSACTION_ATTEMPTS, UNREAD_A_INDEX, UNREAD_B_INDEX};
+use super::{keys, sdk_error, Store, MAX_TRANSACTION_ATTEMPTS, UNREAD_A_INDEX, UNREAD_B_INDEX};
 use crate::domain::{GroupUuid, MessageKey, UnreadCounts, UserUuid};
 use crate::error::{Error, Result};
 
@@ -153,8 +153,8 @@ impl Store {
     ) -> Result<UnreadCounts> {
         let partition = keys::unread_of(owner);
         let (a, b) = tokio::try_join!(
-            self.query_unread(UNREAD_A_INDEX, &partition),
-            self.query_unread(UNREAD_B_INDEX, &partition)
+            self.whole_partition(Some(UNREAD_A_INDEX), partition.clone()),
+            self.whole_partition(Some(UNREAD_B_INDEX), partition.clone())
         )?;
         let known_pk = known.map(|(group, _)| keys::conversation(group).pk);
         let (mut count, mut conversations) = (0u64, 0u64);
@@ -177,28 +177,6 @@ impl Store {
             conversations += u64::from(unread > 0);
         }
         Ok(UnreadCounts { count, conversations })
-    }
-
-    /// Every entry of one unread-index partition (as many pages as it takes:
-    /// one, below some ten thousand unread conversations).
-    async fn query_unread(&self, index: GlobalIndex, partition: &str) -> Result<Vec<Item>> {
-        all_pages(|start| async move {
-            let out = self
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(index.name)
-                .key_condition_expression(format!("{} = :pk", index.partition_key))
-                .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
-                .set_exclusive_start_key(start)
-                .set_return_consumed_capacity(super::meter::mode(self.meter.as_deref()))
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            self.record(out.consumed_capacity.as_ref());
-            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
-        })
-        .await
     }
 
     /// A sender has read the message group they just wrote in: marks it
